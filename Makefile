@@ -1,0 +1,51 @@
+# aqueue: `make demo` runs the demo, `make test` the test suite; both set everything up.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench bench-quick redis-server clean
+
+demo: $(STAMP) redis-server
+	$(VENV)/bin/aqueue demo
+
+test: $(STAMP) redis-server
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check aqueue tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) redis-server
+	$(PY) -m benchmarks
+
+bench-quick: $(STAMP) redis-server
+	$(PY) -m benchmarks --quick
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "aqueue needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing python3-venv with apt-get"; \
+			apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
+		else \
+			echo "cannot create a virtualenv: install python3-venv (sudo apt-get install python3-venv)"; \
+			exit 1; \
+		fi; }
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# The tests start their own redis-server processes; the demo starts one if no Redis answers.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "redis-server not found: installing it with apt-get"; \
+			apt-get update -qq && apt-get install -y -qq redis-server; \
+		else \
+			echo "redis-server not found: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server)"; \
+			exit 1; \
+		fi; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

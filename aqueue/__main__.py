@@ -1,0 +1,3 @@
+from aqueue.cli import main
+
+main()

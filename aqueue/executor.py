@@ -1,0 +1,140 @@
+"""Running one claimed job and turning what happened into an acknowledgement.
+
+Nothing here talks to Redis: the worker claims jobs, ``execute`` runs one under its
+timeout, and the ``Ack`` it returns is written later in a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from aqueue.errors import FunctionNotAllowed, JobTimeout
+from aqueue.functions import FunctionRegistry
+from aqueue.job import Job, JobStatus
+from aqueue.serializers import Serializer
+
+MAX_TRACEBACK = 20_000
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A job handed to this worker by the claim script."""
+
+    queue_index: int
+    queue_name: str
+    id: str
+    token: str
+    fields: dict[bytes, bytes]
+    func: str = ""
+
+
+@dataclass(slots=True)
+class Ack:
+    """What to write for one job: see ``scripts/ack.lua`` for the outcomes."""
+
+    claimed: Claimed
+    outcome: str
+    number: float
+    fields: list[Any] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ExecutionContext:
+    registry: FunctionRegistry
+    serializer: Serializer
+    thread_limiter: anyio.CapacityLimiter
+
+
+async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
+    """Run the job; return its ack. Cancellation (worker shutdown) propagates."""
+    try:
+        job = Job.from_hash(claimed.id, claimed.queue_name, claimed.fields)
+    except ValueError as exc:
+        return fail(claimed, None, "InvalidJob", f"job {claimed.id}: {exc}")
+    claimed.func = job.func
+    try:
+        fn = ctx.registry.resolve(job.func)
+    except FunctionNotAllowed as exc:
+        return fail(claimed, job, "FunctionNotAllowed", str(exc))
+    try:
+        args = ctx.serializer.loads(job.args)
+        kwargs = ctx.serializer.loads(job.kwargs)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise TypeError(f"expected a list and a dict, got {type(args).__name__} and "
+                            f"{type(kwargs).__name__}")
+    except Exception as exc:
+        return fail(claimed, job, "InvalidPayload",
+                    f"job {claimed.id} ({job.func}): arguments cannot be decoded: {exc}")
+
+    deadline = asyncio.timeout(job.timeout)
+    try:
+        async with deadline:
+            if fn.is_async:
+                result = await fn.call(*args, **kwargs)
+            else:
+                call = functools.partial(fn.call, *args, **kwargs)
+                result = await anyio.to_thread.run_sync(
+                    call, limiter=ctx.thread_limiter, abandon_on_cancel=True
+                )
+    except TimeoutError as exc:
+        if not deadline.expired():
+            return fail_or_retry(claimed, job, exc)
+        timeout = JobTimeout(f"{job.func} ran longer than its job_timeout of {job.timeout:g} s "
+                             "and was cancelled")
+        return fail_or_retry(claimed, job, timeout)
+    except Exception as exc:
+        return fail_or_retry(claimed, job, exc)
+
+    try:
+        payload = ctx.serializer.dumps(result)
+    except Exception as exc:
+        return fail(claimed, job, "SerializationError",
+                    f"{job.func} returned a {type(result).__name__} that "
+                    f"{type(ctx.serializer).__name__} cannot serialize: {exc}")
+    return Ack(claimed, "finished", job.result_ttl,
+               ["status", JobStatus.FINISHED.value, "result", payload, "ended_at", now()])
+
+
+def fail_or_retry(claimed: Claimed, job: Job[Any], exc: BaseException) -> Ack:
+    exc_type = _qualified_name(type(exc))
+    tb = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK:]
+    retry = job.retry
+    if retry is not None and job.attempts < retry.max:
+        attempts = job.attempts + 1
+        due = time.time() + retry.delay(attempts)
+        return Ack(claimed, "retry", due, [
+            "status", JobStatus.SCHEDULED.value, "attempts", attempts, "scheduled_for", repr(due),
+            "exc_type", exc_type, "exc_message", str(exc), "exc_traceback", tb,
+        ])
+    return fail(claimed, job, exc_type, str(exc), tb)
+
+
+def fail(claimed: Claimed, job: Job[Any] | None, exc_type: str, message: str, tb: str = "") -> Ack:
+    """A failure that is not retried: bad input, or retries used up."""
+    attempts = (job.attempts + 1) if job is not None else 1
+    failure_ttl = job.failure_ttl if job is not None else -1
+    return Ack(claimed, "failed", failure_ttl, [
+        "status", JobStatus.FAILED.value, "ended_at", now(), "attempts", attempts,
+        "exc_type", exc_type, "exc_message", message, "exc_traceback", tb,
+    ])
+
+
+def handback(claimed: Claimed) -> Ack:
+    """Give an unfinished job back to the front of its queue (worker shutting down)."""
+    return Ack(claimed, "requeue", 0, ["status", JobStatus.QUEUED.value])
+
+
+def now() -> str:
+    return repr(time.time())
+
+
+def _qualified_name(cls: type) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"

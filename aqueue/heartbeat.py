@@ -1,0 +1,102 @@
+"""The worker's heartbeat: lease renewal, worker registration and an event-loop watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from aqueue import keys
+from aqueue.backoff import TRANSIENT_ERRORS, Backoff
+
+logger = logging.getLogger("aqueue.worker")
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """Counters kept in memory and written with each heartbeat."""
+
+    processed: int = 0
+    failed: int = 0
+    retried: int = 0
+    rejected: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+class Heartbeat:
+    """Every ``lease / 3`` seconds: extend the lease of every in-flight job in one round
+    trip, and refresh this worker's entry in ``aq:workers``."""
+
+    def __init__(
+        self, redis: Redis, *, name: str, queues: Sequence[keys.QueueKeys], lease: float,
+        concurrency: int, stats: WorkerStats,
+        inflight: Callable[[], dict[int, list[str]]], running: Callable[[], int],
+    ) -> None:
+        self.redis = redis
+        self.name = name
+        self.queues = list(queues)
+        self.lease = lease
+        self.concurrency = concurrency
+        self.stats = stats
+        self.inflight = inflight
+        self.running = running
+        self.interval = lease / 3
+
+    async def run(self) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                await self.beat()
+                backoff.reset()
+                await asyncio.sleep(self.interval)
+            except TRANSIENT_ERRORS as exc:
+                await asyncio.sleep(min(backoff.log(logger, "heartbeat", exc), self.interval))
+
+    async def beat(self) -> None:
+        now = time.time()
+        deadline = now + self.lease
+        ttl = max(1, int(self.lease * 2))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for index, job_ids in self.inflight().items():
+                if job_ids:
+                    pipe.zadd(self.queues[index].started, dict.fromkeys(job_ids, deadline), xx=True)
+            worker_key = keys.worker_key(self.name)
+            pipe.hset(worker_key, mapping={
+                "name": self.name, "host": socket.gethostname(), "pid": os.getpid(),
+                "queues": ",".join(q.name for q in self.queues),
+                "concurrency": self.concurrency, "in_flight": self.running(),
+                "processed": self.stats.processed, "failed": self.stats.failed,
+                "started_at": repr(self.stats.started_at), "heartbeat_at": repr(now),
+            })
+            pipe.expire(worker_key, ttl)
+            pipe.zadd(keys.WORKERS, {self.name: now + ttl})
+            pipe.zremrangebyscore(keys.WORKERS, "-inf", now)
+            await pipe.execute()
+
+    async def unregister(self) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(keys.worker_key(self.name))
+            pipe.zrem(keys.WORKERS, self.name)
+            await pipe.execute()
+
+
+async def watch_loop_lag(
+    lease: float, describe_running: Callable[[], str], interval: float = 0.25
+) -> None:
+    """Warn when the event loop was blocked long enough to endanger leases."""
+    threshold = max(1.0, lease / 3)
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(interval)
+        lag = time.monotonic() - before - interval
+        if lag >= threshold:
+            logger.warning(
+                "event loop was blocked for %.1f s (lease %.0f s): a job is running blocking code "
+                "in a coroutine; make it a plain def (it then runs in a thread). Running: %s",
+                lag, lease, describe_running())

@@ -1,0 +1,175 @@
+"""The job model: what a job is, and how it reads and writes its Redis hash."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aqueue.retry import Retry
+
+if TYPE_CHECKING:
+    from aqueue.queue import AsyncQueue
+
+R = TypeVar("R")
+
+DEFAULT_JOB_TIMEOUT = 180.0
+DEFAULT_RESULT_TTL = 500
+KEEP_FOREVER = -1
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_done(self) -> bool:
+        return self in _DONE
+
+
+_DONE = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED})
+
+
+@dataclass(slots=True)
+class Job(Generic[R]):
+    """A job, as last read from Redis. ``R`` is the function's return type."""
+
+    id: str
+    queue_name: str
+    func: str
+    status: JobStatus
+    args: bytes = b"[]"
+    kwargs: bytes = b"{}"
+    timeout: float = DEFAULT_JOB_TIMEOUT
+    result_ttl: int = DEFAULT_RESULT_TTL
+    failure_ttl: int = KEEP_FOREVER
+    retry: Retry | None = None
+    description: str = ""
+    enqueued_at: float = 0.0
+    scheduled_for: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempts: int = 0
+    deliveries: int = 0
+    raw_result: bytes | None = None
+    exc_type: str | None = None
+    exc_message: str | None = None
+    exc_traceback: str | None = None
+    queue: AsyncQueue | None = field(default=None, repr=False, compare=False)
+    explicit_id: bool = field(default=False, repr=False, compare=False)
+
+    def to_hash(self) -> dict[str, bytes | str]:
+        """The fields written at enqueue time."""
+        fields: dict[str, bytes | str] = {
+            "func": self.func,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "status": self.status.value,
+            "queue": self.queue_name,
+            "timeout": repr(self.timeout),
+            "result_ttl": str(self.result_ttl),
+            "failure_ttl": str(self.failure_ttl),
+            "enqueued_at": repr(self.enqueued_at),
+        }
+        if self.retry is not None:
+            fields["retry"] = self.retry.to_json()
+        if self.description:
+            fields["description"] = self.description
+        if self.scheduled_for is not None:
+            fields["scheduled_for"] = repr(self.scheduled_for)
+        return fields
+
+    @classmethod
+    def from_hash(
+        cls, job_id: str, queue_name: str, data: Mapping[bytes, bytes],
+        queue: AsyncQueue | None = None,
+    ) -> Job[Any]:
+        """Build a job from its hash. Raises ``ValueError`` naming what is wrong."""
+        def text(name: str, default: str | None = None) -> str | None:
+            value = data.get(name.encode())
+            return value.decode("utf-8", "replace") if value is not None else default
+
+        def number(name: str) -> float | None:
+            value = data.get(name.encode())
+            if value is None:
+                return None
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"job field {name!r} is not a number: {value!r:.60}") from None
+
+        func = text("func")
+        if not func:
+            raise ValueError("job hash has no 'func' field (garbage or truncated job data)")
+        status_text = text("status") or JobStatus.QUEUED.value
+        try:
+            status = JobStatus(status_text)
+        except ValueError:
+            raise ValueError(f"job field 'status' is not a job status: {status_text!r}") from None
+        retry_raw = data.get(b"retry")
+        try:
+            retry = Retry.from_json(retry_raw) if retry_raw else None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"job field 'retry' is not a retry policy: {exc}") from None
+        timeout = number("timeout")
+        result_ttl = number("result_ttl")
+        failure_ttl = number("failure_ttl")
+        return cls(
+            id=job_id,
+            queue_name=queue_name,
+            func=func,
+            status=status,
+            args=data.get(b"args", b"[]"),
+            kwargs=data.get(b"kwargs", b"{}"),
+            timeout=DEFAULT_JOB_TIMEOUT if timeout is None else timeout,
+            result_ttl=DEFAULT_RESULT_TTL if result_ttl is None else int(result_ttl),
+            failure_ttl=KEEP_FOREVER if failure_ttl is None else int(failure_ttl),
+            retry=retry,
+            description=text("description", "") or "",
+            enqueued_at=number("enqueued_at") or 0.0,
+            scheduled_for=number("scheduled_for"),
+            started_at=number("started_at"),
+            ended_at=number("ended_at"),
+            attempts=int(number("attempts") or 0),
+            deliveries=int(number("deliveries") or 0),
+            raw_result=data.get(b"result"),
+            exc_type=text("exc_type"),
+            exc_message=text("exc_message"),
+            exc_traceback=text("exc_traceback"),
+            queue=queue,
+        )
+
+    def _bound(self) -> AsyncQueue:
+        if self.queue is None:
+            raise RuntimeError("this Job is not attached to a queue; use queue.fetch_job()")
+        return self.queue
+
+    async def refresh(self) -> None:
+        """Reload every field from Redis."""
+        fresh = await self._bound().fetch_job(self.id)
+        for name in self.__slots__:
+            if name not in ("queue", "explicit_id"):
+                setattr(self, name, getattr(fresh, name))
+
+    async def get_status(self) -> JobStatus:
+        """The job's current status in Redis."""
+        self.status = await self._bound().get_status(self.id)
+        return self.status
+
+    async def result(self, timeout: float | None = None) -> R:
+        """Wait for the job to end and return its result.
+
+        Raises ``JobFailed`` (with the remote type, message and traceback) if it failed,
+        ``JobCanceled`` if it was canceled, ``TimeoutError`` if ``timeout`` passes first.
+        """
+        value: R = await self._bound().wait_for_result(self.id, timeout)
+        return value
+
+    async def cancel(self) -> bool:
+        """Cancel a queued or scheduled job. False if it already started or ended."""
+        return await self._bound().cancel(self.id)

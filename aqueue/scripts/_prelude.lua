@@ -1,0 +1,58 @@
+-- Shared by every script (prepended at load time). Each queue passes its keys as a block
+-- of 9, in the order of aqueue.keys.QueueKeys.script_keys(); job and done keys are
+-- <prefix><id> with the prefix declared in the block, so they hash to the queue's slot.
+local BLOCK = 9
+
+local function queue_keys(q)
+  local b = q * BLOCK
+  return {
+    queued = KEYS[b + 1], started = KEYS[b + 2], scheduled = KEYS[b + 3],
+    failed = KEYS[b + 4], stats = KEYS[b + 5], marker = KEYS[b + 6],
+    wake = KEYS[b + 7], job = KEYS[b + 8], done = KEYS[b + 9],
+  }
+end
+
+local function queue_count()
+  return #KEYS / BLOCK
+end
+
+-- unpack() is bounded by Lua's C stack, so long lists go out in chunks.
+local function call_chunked(cmd, key, items)
+  for i = 1, #items, 1000 do
+    redis.call(cmd, key, unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+
+-- Wake the fetchers: a single member, so the marker never grows.
+local function mark_ready(K)
+  redis.call("ZADD", K.marker, 0, "ready")
+end
+
+-- Wake a scheduler if an entry due at `due` is now the earliest one.
+local function nudge_scheduler(K, due)
+  local first = redis.call("ZRANGE", K.scheduled, 0, 0, "WITHSCORES")
+  if first[2] and tonumber(first[2]) >= due then
+    redis.call("LPUSH", K.wake, "1")
+    redis.call("LTRIM", K.wake, 0, 0)
+  end
+end
+
+-- Tell a Job.result() waiter, if there is one, that the job ended.
+local function notify_waiter(K, id, waiting)
+  if waiting then
+    local done = K.done .. id
+    redis.call("RPUSH", done, "1")
+    redis.call("EXPIRE", done, 300)
+  end
+end
+
+-- Put a job in the failed registry, scored by when it expires ("+inf": kept).
+local function register_failure(K, key, id, now, failure_ttl)
+  local ttl = tonumber(failure_ttl) or -1
+  if ttl > 0 then
+    redis.call("EXPIRE", key, ttl)
+    redis.call("ZADD", K.failed, tonumber(now) + ttl, id)
+  else
+    redis.call("ZADD", K.failed, "+inf", id)
+  end
+end

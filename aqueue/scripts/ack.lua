@@ -1,0 +1,65 @@
+-- Record the outcome of many jobs at once. A job is touched only if it is still started
+-- under the caller's claim token; otherwise its id is returned as rejected.
+-- ARGV: now, then per job: queue_index, id, token, outcome, number, npairs, field, value...
+--   outcome "finished": number = result TTL (0: drop the job, -1: keep)
+--   outcome "failed":   number = failure TTL (-1: keep until requeued or deleted)
+--   outcome "retry":    number = due time
+--   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
+local now = ARGV[1]
+local rejected = {}
+local leaving = {}
+local counts = {}
+local earliest = {}
+local pos = 2
+while pos <= #ARGV do
+  local q, id, token, outcome = tonumber(ARGV[pos]), ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 3]
+  local number, npairs = tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
+  local first, last = pos + 6, pos + 5 + npairs * 2
+  pos = last + 1
+  local K = queue_keys(q)
+  local key = K.job .. id
+  local current = redis.call("HMGET", key, "token", "status", "notify")
+  if current[1] ~= token or current[2] ~= "started" then
+    rejected[#rejected + 1] = id
+  else
+    if npairs > 0 then
+      redis.call("HSET", key, unpack(ARGV, first, last))
+    end
+    leaving[q] = leaving[q] or {}
+    table.insert(leaving[q], id)
+    counts[q] = counts[q] or {}
+    counts[q][outcome] = (counts[q][outcome] or 0) + 1
+    if outcome == "finished" then
+      if number == 0 then
+        redis.call("DEL", key)
+      elseif number > 0 then
+        redis.call("EXPIRE", key, number)
+      end
+      notify_waiter(K, id, current[3])
+    elseif outcome == "failed" then
+      register_failure(K, key, id, now, number)
+      notify_waiter(K, id, current[3])
+    elseif outcome == "retry" then
+      redis.call("ZADD", K.scheduled, number, id)
+      if earliest[q] == nil or number < earliest[q] then
+        earliest[q] = number
+      end
+    elseif outcome == "requeue" then
+      redis.call("HINCRBY", key, "deliveries", -1)
+      redis.call("HDEL", key, "token")
+      redis.call("LPUSH", K.queued, id)
+      mark_ready(K)
+    end
+  end
+end
+for q, ids in pairs(leaving) do
+  local K = queue_keys(q)
+  call_chunked("ZREM", K.started, ids)
+  for outcome, n in pairs(counts[q]) do
+    redis.call("HINCRBY", K.stats, outcome, n)
+  end
+end
+for q, due in pairs(earliest) do
+  nudge_scheduler(queue_keys(q), due)
+end
+return rejected

@@ -1,0 +1,24 @@
+-- Cancel a queued or scheduled job. ARGV: id, now.
+-- Returns "canceled", the status that prevented it, or false if there is no such job.
+local K = queue_keys(0)
+local id = ARGV[1]
+local key = K.job .. id
+local current = redis.call("HMGET", key, "status", "notify", "result_ttl")
+local status = current[1]
+if not status then
+  return false
+end
+if status == "queued" then
+  redis.call("LREM", K.queued, 1, id)
+elseif status == "scheduled" then
+  redis.call("ZREM", K.scheduled, id)
+else
+  return status
+end
+redis.call("HSET", key, "status", "canceled", "ended_at", ARGV[2])
+local ttl = tonumber(current[3]) or -1
+if ttl >= 0 then
+  redis.call("EXPIRE", key, math.max(ttl, 1))
+end
+notify_waiter(K, id, current[2])
+return "canceled"

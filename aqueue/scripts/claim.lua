@@ -1,0 +1,41 @@
+-- Claim up to `count` jobs from the queues in priority order: pop their ids, mark them
+-- started under a lease, and return their hashes, in one atomic step.
+-- ARGV: count, now, lease deadline, worker name
+-- Returns: {queue_index, id, token, {field, value, ...}} per job.
+local count = tonumber(ARGV[1])
+local now, deadline, worker = ARGV[2], ARGV[3], ARGV[4]
+local out = {}
+for q = 0, queue_count() - 1 do
+  if count <= 0 then
+    break
+  end
+  local K = queue_keys(q)
+  local ids = redis.call("LPOP", K.queued, count)
+  if ids then
+    count = count - #ids
+    local leases = {}
+    for _, id in ipairs(ids) do
+      local key = K.job .. id
+      local fields = redis.call("HGETALL", key)
+      local deliveries = 1
+      for i = 1, #fields, 2 do
+        if fields[i] == "deliveries" then
+          deliveries = (tonumber(fields[i + 1]) or 0) + 1
+        end
+      end
+      local token = worker .. ":" .. deliveries
+      redis.call("HSET", key, "status", "started", "started_at", now,
+        "deliveries", deliveries, "token", token)
+      leases[#leases + 1] = deadline
+      leases[#leases + 1] = id
+      out[#out + 1] = {q, id, token, fields}
+    end
+    call_chunked("ZADD", K.started, leases)
+  end
+  if redis.call("LLEN", K.queued) > 0 then
+    mark_ready(K)
+  else
+    redis.call("DEL", K.marker)
+  end
+end
+return out

@@ -1,0 +1,11 @@
+-- Drop up to ARGV[1] queued jobs (ids and hashes). Returns how many were dropped.
+local K = queue_keys(0)
+local ids = redis.call("LPOP", K.queued, tonumber(ARGV[1]))
+if not ids then
+  redis.call("DEL", K.marker)
+  return 0
+end
+for _, id in ipairs(ids) do
+  redis.call("DEL", K.job .. id)
+end
+return #ids

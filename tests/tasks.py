@@ -1,0 +1,90 @@
+"""Functions the test workers are allowed to run (``--import tests.tasks``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+
+from tests.elsewhere import defined_elsewhere  # noqa: F401  (imported, not defined here)
+
+calls: list[str] = []
+running = 0
+max_running = 0
+cancelled: list[str] = []
+_lock = threading.Lock()
+
+
+def reset() -> None:
+    global running, max_running
+    calls.clear()
+    cancelled.clear()
+    running = max_running = 0
+
+
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+def multiply(a: int, b: int) -> int:
+    return a * b
+
+
+async def echo(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+async def record(label: str) -> str:
+    calls.append(label)
+    return label
+
+
+async def sleep_and_count(seconds: float) -> None:
+    global running, max_running
+    running += 1
+    max_running = max(max_running, running)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        running -= 1
+
+
+async def sleep_forever(label: str) -> None:
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        cancelled.append(label)
+        raise
+
+
+def blocking_sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return threading.current_thread().name
+
+
+async def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+async def fail_times(key: str, times: int) -> str:
+    """Fails the first `times` calls for `key`, then succeeds."""
+    calls.append(key)
+    if calls.count(key) <= times:
+        raise RuntimeError(f"attempt {calls.count(key)} failed")
+    return "ok"
+
+
+async def returns_unserializable() -> object:
+    return object()
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+class Greeter:
+    @staticmethod
+    async def hello(name: str) -> str:
+        return f"hello {name}"
