@@ -22,7 +22,7 @@ from aqueue.connection import connect, default_url, ping, redact
 from aqueue.errors import ConnectionFailed
 from aqueue.queue import AsyncQueue
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 async def run_demo(jobs: int, concurrency: int, url: str | None) -> None:

@@ -87,9 +87,11 @@ class Job(Generic[R]):
     @classmethod
     def from_hash(
         cls, job_id: str, queue_name: str, data: Mapping[bytes, bytes],
-        queue: AsyncQueue | None = None,
+        queue: AsyncQueue | None = None, strict: bool = True,
     ) -> Job[Any]:
-        """Build a job from its hash. Raises ``ValueError`` naming what is wrong."""
+        """Build a job from its hash. Raises ``ValueError`` naming what is wrong, unless
+        ``strict`` is false: then unreadable fields are left at their defaults, so that
+        a garbage job that failed can still be inspected."""
         def text(name: str, default: str | None = None) -> str | None:
             value = data.get(name.encode())
             return value.decode("utf-8", "replace") if value is not None else default
@@ -101,21 +103,29 @@ class Job(Generic[R]):
             try:
                 return float(value)
             except ValueError:
-                raise ValueError(f"job field {name!r} is not a number: {value!r:.60}") from None
+                invalid(f"job field {name!r} is not a number: {value!r:.60}")
+                return None
 
-        func = text("func")
+        def invalid(message: str) -> None:
+            if strict:
+                raise ValueError(message)
+            return None
+
+        func = text("func") or ""
         if not func:
-            raise ValueError("job hash has no 'func' field (garbage or truncated job data)")
+            invalid("job hash has no 'func' field (garbage or truncated job data)")
         status_text = text("status") or JobStatus.QUEUED.value
         try:
             status = JobStatus(status_text)
         except ValueError:
-            raise ValueError(f"job field 'status' is not a job status: {status_text!r}") from None
+            invalid(f"job field 'status' is not a job status: {status_text!r}")
+            status = JobStatus.FAILED
         retry_raw = data.get(b"retry")
         try:
             retry = Retry.from_json(retry_raw) if retry_raw else None
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"job field 'retry' is not a retry policy: {exc}") from None
+            invalid(f"job field 'retry' is not a retry policy: {exc}")
+            retry = None
         timeout = number("timeout")
         result_ttl = number("result_ttl")
         failure_ttl = number("failure_ttl")

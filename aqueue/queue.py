@@ -296,7 +296,7 @@ class AsyncQueue:
         data: dict[bytes, bytes] = await self.redis.hgetall(key)  # type: ignore[assignment]
         if not data:
             raise NoSuchJobError(f"no job {job_id} in queue {self.name!r} (it may have expired)")
-        return Job.from_hash(job_id, self.name, data, queue=self)
+        return Job.from_hash(job_id, self.name, data, queue=self, strict=False)
 
     async def get_status(self, job_id: str) -> JobStatus:
         status = await self.redis.hget(self.keys.job(job_id), "status")
