@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlsplit
 
+import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,6 +36,19 @@ def redact(url: str) -> str:
     return url
 
 
+
+class HiredisPackingConnection(Connection):
+    """redis-py's asyncio connection, packing commands with hiredis (in C) rather than in
+    Python: the same bytes, about ten times faster for the long argument lists of
+    aqueue's scripts."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        packed: bytes = hiredis.pack_command(args)
+        return [packed]
+
+
 def connect(url: str | None = None) -> Redis:
     """A client for ``url`` (no I/O yet). Raises ``ConnectionFailed`` for a malformed URL."""
     url = url or default_url()
@@ -42,9 +58,12 @@ def connect(url: str | None = None) -> Redis:
             f"{redact(url)!r} is not a Redis URL: expected redis://HOST:PORT/DB, "
             "rediss://... or unix:///path/to/socket"
         )
+    options: dict[str, Any] = {}
+    if scheme == "redis":
+        options["connection_class"] = HiredisPackingConnection
     try:
         return Redis.from_url(url, decode_responses=False, socket_timeout=SOCKET_TIMEOUT,
-                              socket_keepalive=True)
+                              socket_keepalive=True, **options)
     except (ValueError, TypeError) as exc:
         raise ConnectionFailed(f"invalid Redis URL {redact(url)!r}: {exc}") from None
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,17 +87,47 @@ class Heartbeat:
             await pipe.execute()
 
 
-async def watch_loop_lag(
-    lease: float, describe_running: Callable[[], str], interval: float = 0.25
-) -> None:
-    """Warn when the event loop was blocked long enough to endanger leases."""
-    threshold = max(1.0, lease / 3)
-    while True:
-        before = time.monotonic()
-        await asyncio.sleep(interval)
-        lag = time.monotonic() - before - interval
-        if lag >= threshold:
-            logger.warning(
-                "event loop was blocked for %.1f s (lease %.0f s): a job is running blocking code "
-                "in a coroutine; make it a plain def (it then runs in a thread). Running: %s",
-                lag, lease, describe_running())
+class LoopWatchdog:
+    """Warns while the event loop is blocked, before the block costs the worker its leases.
+
+    A coroutine stamps the time every ``interval``; a thread checks the stamp and warns,
+    naming the running jobs, once the loop has been stuck for ``lease / 3`` seconds. A
+    blocked loop cannot renew leases, so a job that blocks it for longer than the lease
+    is handed to another worker: the warning says which job to fix.
+    """
+
+    def __init__(self, lease: float, describe_running: Callable[[], str],
+                 interval: float = 0.1) -> None:
+        self.threshold = max(0.5, lease / 3)
+        self.describe_running = describe_running
+        self.interval = interval
+        self.stalls = 0
+        self._last_tick = time.monotonic()
+        self._stop = threading.Event()
+
+    async def run(self) -> None:
+        thread = threading.Thread(target=self._watch, name="aqueue-watchdog", daemon=True)
+        thread.start()
+        try:
+            while True:
+                self._last_tick = time.monotonic()
+                await asyncio.sleep(self.interval)
+        finally:
+            self._stop.set()
+
+    def _watch(self) -> None:
+        warned_for = 0.0
+        while not self._stop.wait(self.interval):
+            tick = self._last_tick
+            stuck = time.monotonic() - tick
+            if stuck >= self.threshold and warned_for != tick:
+                warned_for = tick
+                self.stalls += 1
+                try:
+                    running = self.describe_running()
+                except RuntimeError:  # the loop thread changed the dict meanwhile
+                    running = "(unknown)"
+                logger.warning(
+                    "event loop blocked for %.1f s so far: a coroutine is running blocking code "
+                    "(make it a plain def; it then runs in a thread). Leases are not renewed "
+                    "while the loop is blocked. Running: %s", stuck, running)

@@ -85,7 +85,8 @@ class AsyncQueue:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection pool, if this queue opened it."""
+        """Close this queue's connections (the redis-py client only if the queue opened it)."""
+        await self._scripts.close()
         if self._owns_connection:
             await self.redis.aclose()
 

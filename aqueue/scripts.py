@@ -1,18 +1,22 @@
 """The Lua scripts, one per state transition, each loaded once per connection.
 
-Each ``scripts/<name>.lua`` is prefixed with ``scripts/_prelude.lua`` and registered
-with redis-py, which runs it by SHA (EVALSHA) and loads it again after a SCRIPT FLUSH
-or a Redis restart.
+Each ``scripts/<name>.lua`` is prefixed with ``scripts/_prelude.lua`` and run by SHA
+(EVALSHA); after a SCRIPT FLUSH or a Redis restart it is loaded again on NOSCRIPT.
+They run on the lean pipelined connection of ``resp.py`` when the client's set-up
+allows it, and through redis-py otherwise.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from aqueue.resp import RespConnection
 
 SCRIPT_NAMES = ("enqueue", "claim", "ack", "promote", "reap", "requeue_failed", "cancel",
                 "empty", "watch")
@@ -25,13 +29,31 @@ def script_source(name: str) -> str:
     return prelude + "\n" + (folder / f"{name}.lua").read_text()
 
 
+@cache
+def script_sha(name: str) -> str:
+    return hashlib.sha1(script_source(name).encode()).hexdigest()
+
+
 class Scripts:
-    """The scripts registered on one Redis client."""
+    """Runs aqueue's scripts against one Redis server."""
 
     def __init__(self, redis: Redis) -> None:
-        self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES
-        }
+        self.redis = redis
+        self.fast = RespConnection.like(redis)
 
-    async def run(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
-        return await self._scripts[name](keys=keys, args=args, client=client)
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        sha = script_sha(name)
+        try:
+            return await self._call("EVALSHA", sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self._call("SCRIPT", "LOAD", script_source(name))
+            return await self._call("EVALSHA", sha, len(keys), *keys, *args)
+
+    async def _call(self, *command: Any) -> Any:
+        if self.fast is not None:
+            return await self.fast.call(*command)
+        return await self.redis.execute_command(*command)  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.close()

@@ -29,7 +29,7 @@ from aqueue.backoff import TRANSIENT_ERRORS, Backoff
 from aqueue.connection import connect, max_block, ping
 from aqueue.executor import Ack, Claimed, ExecutionContext, execute, handback
 from aqueue.functions import FunctionRegistry
-from aqueue.heartbeat import Heartbeat, WorkerStats, watch_loop_lag
+from aqueue.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
 from aqueue.keys import QueueKeys
 from aqueue.scheduler import Scheduler
 from aqueue.scripts import Scripts
@@ -102,6 +102,7 @@ class Worker:
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._signals = 0
+        self.watchdog = LoopWatchdog(lease, self.describe_running)
         self.scheduler = Scheduler(self.redis, self._scripts, self.queues,
                                    reap_interval=min(self.lease / 3, 5.0),
                                    max_deliveries=max_deliveries)
@@ -126,7 +127,7 @@ class Worker:
             asyncio.create_task(self.scheduler.run(), name="aqueue-scheduler"),
             asyncio.create_task(heartbeat.run(), name="aqueue-heartbeat"),
             asyncio.create_task(self._ack_loop(), name="aqueue-acker"),
-            asyncio.create_task(watch_loop_lag(self.lease, self.describe_running)),
+            asyncio.create_task(self.watchdog.run(), name="aqueue-watchdog"),
         ]
         fetcher = asyncio.create_task(self._fetch_loop(), name="aqueue-fetcher")
         try:
@@ -139,6 +140,7 @@ class Worker:
             await cancel_and_wait(background)
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await heartbeat.unregister()
+            await self._scripts.close()
             if self._owns_connection:
                 await self.redis.aclose()
             logger.info("worker %s stopped: %d processed, %d failed", self.name,

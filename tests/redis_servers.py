@@ -57,6 +57,8 @@ class RedisServer:
             try:
                 client.ping()
                 break
+            except (redis.ResponseError, redis.AuthenticationError):  # up, with a password
+                break
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     log_file = self.dir / "redis.log"

@@ -88,3 +88,7 @@ class Greeter:
     @staticmethod
     async def hello(name: str) -> str:
         return f"hello {name}"
+
+
+async def block_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # the mistake the watchdog is there to catch

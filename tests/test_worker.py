@@ -227,3 +227,14 @@ async def test_burst_mode_does_not_wait_for_a_job_due_next_hour(
     assert time.monotonic() - started < 5
     assert await now.get_status() is JobStatus.FINISHED
     assert await later.get_status() is JobStatus.SCHEDULED
+
+
+async def test_the_watchdog_names_a_job_that_blocks_the_event_loop(
+    queue: AsyncQueue, running_worker: WorkerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = await queue.enqueue(tasks.block_the_loop, 1.2)
+    async with running_worker(queue.name, lease=1.5) as worker:
+        await job.result(timeout=5)
+    assert worker.watchdog.stalls == 1
+    warning = next(r.getMessage() for r in caplog.records if "event loop blocked" in r.message)
+    assert f"{job.id} (tests.tasks.block_the_loop)" in warning
