@@ -17,7 +17,7 @@ import anyio
 
 from aqueue.errors import FunctionNotAllowed, JobTimeout
 from aqueue.functions import FunctionRegistry
-from aqueue.job import Job, JobStatus
+from aqueue.job import JobStatus, RunSpec
 from aqueue.serializers import Serializer
 
 MAX_TRACEBACK = 20_000
@@ -55,7 +55,7 @@ class ExecutionContext:
 async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
     """Run the job; return its ack. Cancellation (worker shutdown) propagates."""
     try:
-        job = Job.from_hash(claimed.id, claimed.queue_name, claimed.fields)
+        job = RunSpec.from_hash(claimed.fields)
     except ValueError as exc:
         return fail(claimed, None, "InvalidJob", f"job {claimed.id}: {exc}")
     claimed.func = job.func
@@ -64,8 +64,8 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
     except FunctionNotAllowed as exc:
         return fail(claimed, job, "FunctionNotAllowed", str(exc))
     try:
-        args = ctx.serializer.loads(job.args)
-        kwargs = ctx.serializer.loads(job.kwargs)
+        args = [] if job.args == b"[]" else ctx.serializer.loads(job.args)
+        kwargs = {} if job.kwargs == b"{}" else ctx.serializer.loads(job.kwargs)
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise TypeError(f"expected a list and a dict, got {type(args).__name__} and "
                             f"{type(kwargs).__name__}")
@@ -102,7 +102,7 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
                ["status", JobStatus.FINISHED.value, "result", payload, "ended_at", now()])
 
 
-def fail_or_retry(claimed: Claimed, job: Job[Any], exc: BaseException) -> Ack:
+def fail_or_retry(claimed: Claimed, job: RunSpec, exc: BaseException) -> Ack:
     exc_type = _qualified_name(type(exc))
     tb = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK:]
     retry = job.retry
@@ -116,7 +116,7 @@ def fail_or_retry(claimed: Claimed, job: Job[Any], exc: BaseException) -> Ack:
     return fail(claimed, job, exc_type, str(exc), tb)
 
 
-def fail(claimed: Claimed, job: Job[Any] | None, exc_type: str, message: str, tb: str = "") -> Ack:
+def fail(claimed: Claimed, job: RunSpec | None, exc_type: str, message: str, tb: str = "") -> Ack:
     """A failure that is not retried: bad input, or retries used up."""
     attempts = (job.attempts + 1) if job is not None else 1
     failure_ttl = job.failure_ttl if job is not None else -1

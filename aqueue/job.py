@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -183,3 +184,56 @@ class Job(Generic[R]):
     async def cancel(self) -> bool:
         """Cancel a queued or scheduled job. False if it already started or ended."""
         return await self._bound().cancel(self.id)
+
+
+@dataclass(slots=True)
+class RunSpec:
+    """What a worker needs from a job's hash to run it: a lean, strict read of the hot path."""
+
+    func: str
+    args: bytes
+    kwargs: bytes
+    timeout: float
+    result_ttl: int
+    failure_ttl: int
+    retry: Retry | None
+    attempts: int
+
+    @classmethod
+    def from_hash(cls, data: Mapping[bytes, bytes]) -> RunSpec:
+        """Raises ``ValueError`` naming the field that is missing or unreadable."""
+        func = data.get(b"func")
+        if not func:
+            raise ValueError("job hash has no 'func' field (garbage or truncated job data)")
+        field_name = ""
+        try:
+            field_name = "timeout"
+            timeout = float(data.get(b"timeout", DEFAULT_JOB_TIMEOUT))
+            field_name = "result_ttl"
+            result_ttl = int(float(data.get(b"result_ttl", DEFAULT_RESULT_TTL)))
+            field_name = "failure_ttl"
+            failure_ttl = int(float(data.get(b"failure_ttl", KEEP_FOREVER)))
+            field_name = "attempts"
+            attempts = int(data.get(b"attempts", 0))
+        except ValueError:
+            value = data.get(field_name.encode())
+            raise ValueError(f"job field {field_name!r} is not a number: {value!r:.60}") from None
+        retry_raw = data.get(b"retry")
+        return cls(
+            func=func.decode("utf-8", "replace"),
+            args=data.get(b"args", b"[]"),
+            kwargs=data.get(b"kwargs", b"{}"),
+            timeout=timeout,
+            result_ttl=result_ttl,
+            failure_ttl=failure_ttl,
+            retry=_parse_retry(retry_raw) if retry_raw else None,
+            attempts=attempts,
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_retry(raw: bytes) -> Retry:
+    try:
+        return Retry.from_json(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"job field 'retry' is not a retry policy: {exc}") from None

@@ -23,13 +23,13 @@ class JSONSerializer:
     """Compact JSON; tuples come back as lists."""
 
     _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    _decode = staticmethod(json.loads)
+    _decoder = json.JSONDecoder()
 
     def dumps(self, obj: Any) -> bytes:
         return self._encoder.encode(obj).encode()
 
     def loads(self, data: bytes) -> Any:
-        return self._decode(data)
+        return self._decoder.decode(data.decode())
 
 
 class PickleSerializer:

@@ -100,6 +100,7 @@ class Worker:
         self._acks: list[Ack] = []
         self._ack_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
+        self._all_acked = asyncio.Event()  # set while no claimed job awaits its ack
         self._stopping = asyncio.Event()
         self._signals = 0
         self.watchdog = LoopWatchdog(lease, self.describe_running)
@@ -198,6 +199,9 @@ class Worker:
             try:
                 claimed = await self._claim(free)
                 if not claimed:
+                    if self.burst and self._inflight:
+                        await self._all_acked.wait()  # then look again: retries may be due
+                        continue
                     if self.burst and await self._burst_finished():
                         logger.info("burst mode: no work left")
                         self.stop()
@@ -217,14 +221,13 @@ class Worker:
                           dict(zip(fields[::2], fields[1::2], strict=True)))
             claimed.append(job)
             self._inflight[job.id] = job
+            self._all_acked.clear()
             task = asyncio.create_task(self._process(job))
             self._running[task] = job
         return claimed
 
     async def _burst_finished(self) -> bool:
         """Nothing queued or running, and nothing due within ``BURST_HORIZON`` seconds."""
-        if self._inflight or self._acks:
-            return False
         async with self.redis.pipeline(transaction=False) as pipe:
             for q in self.queues:
                 pipe.llen(q.queued)
@@ -311,6 +314,8 @@ class Worker:
         rejected_ids = {r.decode() for r in rejected}
         for ack in batch:
             self._inflight.pop(ack.claimed.id, None)
+            if not self._inflight:
+                self._all_acked.set()
             if ack.claimed.id in rejected_ids:
                 self.stats.rejected += 1
                 logger.warning("job %s: result discarded, the job's lease was lost and it was "
