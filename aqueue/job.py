@@ -64,26 +64,13 @@ class Job(Generic[R]):
     queue: AsyncQueue | None = field(default=None, repr=False, compare=False)
     explicit_id: bool = field(default=False, repr=False, compare=False)
 
-    def to_hash(self) -> dict[str, bytes | str]:
-        """The fields written at enqueue time."""
-        fields: dict[str, bytes | str] = {
-            "func": self.func,
-            "args": self.args,
-            "kwargs": self.kwargs,
-            "status": self.status.value,
-            "queue": self.queue_name,
-            "timeout": repr(self.timeout),
-            "result_ttl": str(self.result_ttl),
-            "failure_ttl": str(self.failure_ttl),
-            "enqueued_at": repr(self.enqueued_at),
-        }
-        if self.retry is not None:
-            fields["retry"] = self.retry.to_json()
-        if self.description:
-            fields["description"] = self.description
-        if self.scheduled_for is not None:
-            fields["scheduled_for"] = repr(self.scheduled_for)
-        return fields
+    def enqueue_args(self) -> list[bytes | str | float | int]:
+        """The values ``scripts/enqueue.lua`` writes, in its order."""
+        return [
+            self.id, self.scheduled_for or 0, "1" if self.explicit_id else "0", self.func,
+            self.args, self.kwargs, self.timeout, self.result_ttl, self.failure_ttl,
+            self.enqueued_at, self.retry.to_json() if self.retry else "", self.description,
+        ]
 
     @classmethod
     def from_hash(

@@ -270,13 +270,9 @@ class AsyncQueue:
         return all_jobs
 
     async def _write(self, jobs: list[Job[Any]]) -> None:
-        argv: list[Any] = [len(jobs)]
+        argv: list[Any] = [len(jobs), self.name]
         for job in jobs:
-            fields = job.to_hash()
-            explicit = "1" if job.explicit_id else "0"
-            argv += [job.id, repr(job.scheduled_for or 0), explicit, len(fields)]
-            for field_name, value in fields.items():
-                argv += [field_name, value]
+            argv += job.enqueue_args()
         try:
             await self._scripts.run("enqueue", self._script_keys, argv)
         except ResponseError as exc:
@@ -308,25 +304,25 @@ class AsyncQueue:
     async def wait_for_result(self, job_id: str, timeout: float | None = None) -> Any:
         """Block (no polling) until the job ends; return its result or raise its failure."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        status = await self._scripts.run("watch", self._script_keys, [job_id])
-        if status is None:
+        reply = await self._scripts.run("watch", self._script_keys, [job_id])
+        if reply is None:
             raise NoSuchJobError(f"no job {job_id} in queue {self.name!r} (it may have expired)")
         done_key = self.keys.done(job_id)
         longest = max_block(self.redis, 10.0)
-        while not JobStatus(status.decode()).is_done:
+        while not isinstance(reply, list):  # a status: the job has not ended yet
             remaining = longest if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
             # Rotating the nudge (pop and push back) lets every waiter on the job wake.
             block = min(remaining, longest)
             await self.redis.blmove(done_key, done_key, block, "LEFT", "RIGHT")  # type: ignore[arg-type]
-            status = await self.redis.hget(self.keys.job(job_id), "status")
-            if status is None:
+            reply = await self._scripts.run("watch", self._script_keys, [job_id])
+            if reply is None:
                 raise NoSuchJobError(
                     f"job {job_id} ended but was not kept (result_ttl=0, or it expired)"
                 )
-        job = await self.fetch_job(job_id)
-        return self.decode_outcome(job)
+        data = dict(zip(reply[::2], reply[1::2], strict=True))
+        return self.decode_outcome(Job.from_hash(job_id, self.name, data, queue=self, strict=False))
 
     def decode_outcome(self, job: Job[Any]) -> Any:
         """The result of an ended job, or the exception its end stands for."""

@@ -31,6 +31,7 @@ from aqueue.executor import Ack, Claimed, ExecutionContext, execute, handback
 from aqueue.functions import FunctionRegistry
 from aqueue.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
 from aqueue.keys import QueueKeys
+from aqueue.resp import RespConnection
 from aqueue.scheduler import Scheduler
 from aqueue.scripts import Scripts
 from aqueue.serializers import Serializer, get_serializer
@@ -92,6 +93,7 @@ class Worker:
             anyio.CapacityLimiter(threads or min(concurrency, 40)),
         )
         self._scripts = Scripts(self.redis)
+        self._blocking = RespConnection.like(self.redis)
         self._all_keys = [key for q in self.queues for key in q.script_keys()]
         self._markers = [q.marker for q in self.queues]
         self._idle_block = max_block(self.redis, 1.0 if burst else IDLE_BLOCK)
@@ -142,6 +144,8 @@ class Worker:
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await heartbeat.unregister()
             await self._scripts.close()
+            if self._blocking is not None:
+                await self._blocking.close()
             if self._owns_connection:
                 await self.redis.aclose()
             logger.info("worker %s stopped: %d processed, %d failed", self.name,
@@ -206,7 +210,7 @@ class Worker:
                         logger.info("burst mode: no work left")
                         self.stop()
                         return
-                    await self.redis.bzpopmin(self._markers, timeout=self._idle_block)
+                    await self._wait_for_marker()
                 backoff.reset()
             except TRANSIENT_ERRORS as exc:
                 await asyncio.sleep(backoff.log(logger, "claiming jobs", exc))
@@ -225,6 +229,13 @@ class Worker:
             task = asyncio.create_task(self._process(job))
             self._running[task] = job
         return claimed
+
+    async def _wait_for_marker(self) -> None:
+        """Block until a queue has jobs (or a few seconds pass), on a connection of its own."""
+        if self._blocking is not None:
+            await self._blocking.call("BZPOPMIN", *self._markers, self._idle_block)
+        else:
+            await self.redis.bzpopmin(self._markers, timeout=self._idle_block)
 
     async def _burst_finished(self) -> bool:
         """Nothing queued or running, and nothing due within ``BURST_HORIZON`` seconds."""

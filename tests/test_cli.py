@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import redis
 
 from aqueue import AsyncQueue, JobFailed, JobStatus
 from tests import tasks
@@ -125,11 +126,20 @@ async def test_empty_drops_queued_jobs(queue: AsyncQueue, redis_url: str) -> Non
     assert not await queue.redis.exists(queue.keys.job(job.id))
 
 
+def wait_until_registered(redis_url: str, count: int = 1) -> None:
+    with redis.Redis.from_url(redis_url) as client:
+        for _ in range(400):
+            if client.zcard("aq:workers") >= count:
+                return
+            time.sleep(0.025)
+    raise AssertionError("the worker did not register within 10 s")
+
+
 def test_sigterm_stops_a_worker_after_its_running_jobs(redis_url: str) -> None:
     worker = subprocess.Popen(
         [sys.executable, "-m", "aqueue", "worker", "q", "--url", redis_url, "--import",
          "tests.tasks"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    time.sleep(1)
+    wait_until_registered(redis_url)
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=15)
     assert worker.returncode == 0, stderr
