@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from aqueue.backoff import TRANSIENT_ERRORS, Backoff
 from aqueue.connection import connect, max_block, ping
-from aqueue.executor import Ack, Claimed, ExecutionContext, execute, handback
+from aqueue.executor import Ack, Claimed, ExecutionContext, execute, fail, handback
 from aqueue.functions import FunctionRegistry
 from aqueue.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
 from aqueue.keys import QueueKeys
@@ -256,6 +256,9 @@ class Worker:
         except asyncio.CancelledError:
             self._queue_ack(handback(claimed))
             raise
+        except Exception as exc:  # a bug in aqueue: fail the job loudly, keep the worker
+            logger.exception("job %s: internal error", claimed.id)
+            ack = fail(claimed, None, "InternalError", f"aqueue could not run the job: {exc!r}")
         finally:
             self._running.pop(task, None)  # type: ignore[arg-type]
             self._slot_free.set()

@@ -92,3 +92,13 @@ class Greeter:
 
 async def block_the_loop(seconds: float) -> None:
     time.sleep(seconds)  # the mistake the watchdog is there to catch
+
+
+class _ExplodingMeta(type):
+    @property
+    def boom(cls) -> None:
+        raise RuntimeError("attribute lookup exploded")
+
+
+class Exploding(metaclass=_ExplodingMeta):
+    """Looking up ``Exploding.boom`` raises: an error aqueue does not expect."""

@@ -115,3 +115,14 @@ async def test_pickle_works_when_both_sides_opt_in(redis_url: str, run_burst: Bu
         job = await queue.enqueue(tasks.echo, (1, 2), {3})
         await run_burst("p", serializer="pickle")
         assert await job.result(timeout=1) == {"args": [(1, 2), {3}], "kwargs": {}}
+
+
+async def test_an_unexpected_error_inside_aqueue_fails_only_that_job(
+    queue: AsyncQueue, run_burst: BurstRunner
+) -> None:
+    broken = await queue.enqueue("tests.tasks.Exploding.boom")
+    fine = await queue.enqueue(tasks.add, 2, 2)
+    await run_burst(queue.name)
+    with pytest.raises(JobFailed, match="InternalError: aqueue could not run the job"):
+        await broken.result(timeout=1)
+    assert await fine.result(timeout=1) == 4
