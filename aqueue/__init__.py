@@ -10,7 +10,9 @@ from aqueue.errors import (
     JobTimeout,
     NoSuchJobError,
     SerializationError,
+    WorkerCrashed,
 )
+from aqueue.executor import JobInfo, current_job
 from aqueue.job import Job, JobStatus
 from aqueue.queue import AsyncQueue, QueueCounts
 from aqueue.retry import Retry
@@ -27,6 +29,7 @@ __all__ = [
     "JobCanceled",
     "JobExistsError",
     "JobFailed",
+    "JobInfo",
     "JobStatus",
     "JobTimeout",
     "NoSuchJobError",
@@ -36,6 +39,8 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "Worker",
+    "WorkerCrashed",
+    "current_job",
 ]
 
 __version__ = "0.1.0"

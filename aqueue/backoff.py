@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import random
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
-# Errors that mean "Redis is unreachable right now; try again later".
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
-)
+# Errors a worker loop waits out: Redis unreachable, or refusing for now (out of memory,
+# READONLY replica after a failover, MISCONF...). Loops log them and retry with backoff.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 
 class Backoff:

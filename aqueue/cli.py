@@ -22,7 +22,10 @@ T = TypeVar("T")
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="aqueue: an asyncio-native task queue on Redis.")
 
-UrlOption = Annotated[str, typer.Option(envvar="AQUEUE_URL", help="Redis URL.")]
+# No default in the signature: --help would print $AQUEUE_URL, password included.
+UrlOption = Annotated[str | None, typer.Option(
+    envvar="AQUEUE_URL", show_envvar=True, show_default=False,
+    help="Redis URL (default redis://127.0.0.1:6379/0).")]
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -41,7 +44,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 @app.command()
 def worker(
     queues: Annotated[list[str], typer.Argument(help="Queues to serve, highest priority first.")],
-    url: UrlOption = default_url(),
+    url: UrlOption = None,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 10,
     imports: Annotated[list[str], typer.Option(
         "--import", "-i", help="Module whose functions may run (repeatable).")] = [],  # noqa: B006
@@ -70,8 +73,8 @@ def worker(
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be imported
     try:
-        w = Worker(queues, url=url, imports=imports, concurrency=concurrency, burst=burst,
-                   threads=threads, serializer=serializer, lease=lease, grace=grace,
+        w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
+                   burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
                    max_deliveries=max_deliveries, name=name)
     except ImportError as exc:
         typer.secho(f"error: cannot import {exc.name or exc}: {exc}", fg="red", err=True)
@@ -86,10 +89,10 @@ def worker(
 def info(
     queues: Annotated[list[str] | None, typer.Argument(help="Queues (default: all found).")]
         = None,
-    url: UrlOption = default_url(),
+    url: UrlOption = None,
 ) -> None:
     """Show job counts per queue, and the live workers."""
-    run_async(_info(queues or [], url))
+    run_async(_info(queues or [], url or default_url()))
 
 
 async def _info(names: list[str], url: str) -> None:
@@ -133,7 +136,7 @@ def requeue(
     queue: str,
     job_ids: Annotated[list[str] | None, typer.Argument(help="Failed job ids.")] = None,
     all_failed: Annotated[bool, typer.Option("--all", help="Every failed job.")] = False,
-    url: UrlOption = default_url(),
+    url: UrlOption = None,
 ) -> None:
     """Send failed jobs back to their queue."""
     if not all_failed and not job_ids:
@@ -141,20 +144,20 @@ def requeue(
         raise typer.Exit(2)
 
     async def go() -> int:
-        async with AsyncQueue(queue, url=url) as q:
-            await ping(q.redis, url)
+        async with AsyncQueue(queue, url=url or default_url()) as q:
+            await ping(q.redis, url or default_url())
             return await q.requeue_failed(*(job_ids or []), all=all_failed)
 
     typer.echo(f"requeued {run_async(go())} job(s) to {queue}")
 
 
 @app.command()
-def empty(queue: str, url: UrlOption = default_url()) -> None:
+def empty(queue: str, url: UrlOption = None) -> None:
     """Drop every queued job of QUEUE."""
 
     async def go() -> int:
-        async with AsyncQueue(queue, url=url) as q:
-            await ping(q.redis, url)
+        async with AsyncQueue(queue, url=url or default_url()) as q:
+            await ping(q.redis, url or default_url())
             return await q.empty()
 
     typer.echo(f"dropped {run_async(go())} job(s) from {queue}")

@@ -80,6 +80,19 @@ async def ping(redis: Redis, url: str | None = None) -> None:
         raise ConnectionFailed(f"Redis at {where} refused the connection: {exc}") from None
 
 
+MIN_REDIS_VERSION = (6, 2)  # LPOP with a count, BLMOVE
+
+
+async def check_redis_version(redis: Redis) -> None:
+    """Raise ``ConnectionFailed`` if the server is older than aqueue's scripts need."""
+    info = await redis.info("server")
+    version = str(info.get("redis_version", "0"))
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_REDIS_VERSION:
+        raise ConnectionFailed(
+            f"Redis {version} at {describe(redis)} is too old: aqueue needs 6.2 or newer")
+
+
 def max_block(redis: Redis, wanted: float) -> float:
     """How long a blocking command (BLPOP...) may wait on this client without hitting its
     socket timeout: ``wanted``, or a little less than the timeout."""

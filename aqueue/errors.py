@@ -42,5 +42,9 @@ class JobFailed(AqueueError):
         self.traceback = traceback
 
 
+class WorkerCrashed(AqueueError):
+    """One of the worker's own coroutines failed unexpectedly; the worker stopped."""
+
+
 class JobCanceled(AqueueError):
     """The job was canceled before it ran."""

@@ -7,6 +7,7 @@ timeout, and the ``Ack`` it returns is written later in a batch.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import time
 import traceback
@@ -21,6 +22,30 @@ from aqueue.job import JobStatus, RunSpec
 from aqueue.serializers import Serializer
 
 MAX_TRACEBACK = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """What a running job can know about itself: see ``current_job()``."""
+
+    id: str
+    queue: str
+    func: str
+    attempt: int  # 1 on the first run, 2 on the first retry...
+    delivery: int  # claims since the last outcome: above 1, a worker died running it
+
+
+_current: contextvars.ContextVar[JobInfo | None] = contextvars.ContextVar(
+    "aqueue_current_job", default=None)
+
+
+def current_job() -> JobInfo:
+    """The job this code runs in (also from a plain ``def`` job's thread): its id, queue,
+    attempt and delivery number, e.g. to build an idempotency key."""
+    info = _current.get()
+    if info is None:
+        raise RuntimeError("current_job() is only available inside a job run by a worker")
+    return info
 
 
 @dataclass(slots=True)
@@ -74,6 +99,8 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
                     f"job {claimed.id} ({job.func}): arguments cannot be decoded: {exc}")
 
     deadline = asyncio.timeout(job.timeout)
+    token = _current.set(JobInfo(claimed.id, claimed.queue_name, job.func, job.attempts + 1,
+                                 int(claimed.fields.get(b"deliveries", 1))))
     try:
         async with deadline:
             if fn.is_async:
@@ -86,11 +113,22 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
     except TimeoutError as exc:
         if not deadline.expired():
             return fail_or_retry(claimed, job, exc)
+        if fn.is_async:
+            what = "and was cancelled"
+        else:  # Python cannot stop a thread: say so rather than pretend
+            what = "; its thread cannot be stopped and may still be running"
         timeout = JobTimeout(f"{job.func} ran longer than its job_timeout of {job.timeout:g} s "
-                             "and was cancelled")
+                             f"{what}")
         return fail_or_retry(claimed, job, timeout)
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the worker is handing the job back
+        return fail_or_retry(claimed, job, exc)  # the job raised CancelledError itself
     except Exception as exc:
         return fail_or_retry(claimed, job, exc)
+    finally:
+        _current.reset(token)
 
     try:
         payload = ctx.serializer.dumps(result)

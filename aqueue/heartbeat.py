@@ -10,11 +10,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 
 from aqueue import keys
 from aqueue.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.executor import Claimed
+from aqueue.scripts import Scripts
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -31,43 +34,59 @@ class WorkerStats:
 
 
 class Heartbeat:
-    """Every ``lease / 3`` seconds: extend the lease of every in-flight job in one round
-    trip, and refresh this worker's entry in ``aq:workers``."""
+    """Every ``lease / 3`` seconds: extend the lease of every job this worker still holds,
+    in one script call that checks each claim token, and refresh this worker's entry in
+    ``aq:workers`` (it expires if the worker dies)."""
 
     def __init__(
-        self, redis: Redis, *, name: str, queues: Sequence[keys.QueueKeys], lease: float,
-        concurrency: int, stats: WorkerStats,
-        inflight: Callable[[], dict[int, list[str]]], running: Callable[[], int],
+        self, redis: Redis, scripts: Scripts, *, name: str, queues: Sequence[keys.QueueKeys],
+        lease: float, concurrency: int, stats: WorkerStats,
+        inflight: Callable[[], list[Claimed]], running: Callable[[], int],
     ) -> None:
         self.redis = redis
+        self.scripts = scripts
         self.name = name
         self.queues = list(queues)
+        self.script_keys = [key for q in self.queues for key in q.script_keys()]
         self.lease = lease
         self.concurrency = concurrency
         self.stats = stats
         self.inflight = inflight
         self.running = running
         self.interval = lease / 3
+        self.lost: set[str] = set()
 
     async def run(self) -> None:
         backoff = Backoff()
         while True:
+            await asyncio.sleep(self.interval)
             try:
-                await self.beat()
+                await self.renew_leases()
+                await self.register()
                 backoff.reset()
-                await asyncio.sleep(self.interval)
             except TRANSIENT_ERRORS as exc:
                 await asyncio.sleep(min(backoff.log(logger, "heartbeat", exc), self.interval))
 
-    async def beat(self) -> None:
+    async def renew_leases(self) -> None:
+        jobs = self.inflight()
+        if not jobs:
+            return
+        argv: list[Any] = [repr(time.time() + self.lease)]
+        for job in jobs:
+            argv += [job.queue_index, job.id, job.token]
+        for raw_id in await self.scripts.run("renew", self.script_keys, argv):
+            job_id = raw_id.decode()
+            if job_id not in self.lost:
+                self.lost.add(job_id)
+                logger.warning("job %s: lease lost (this worker was stalled or cut off for "
+                               "longer than the lease); another worker may run it too, and "
+                               "this worker's outcome will be discarded", job_id)
+
+    async def register(self) -> None:
         now = time.time()
-        deadline = now + self.lease
         ttl = max(1, int(self.lease * 2))
+        worker_key = keys.worker_key(self.name)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for index, job_ids in self.inflight().items():
-                if job_ids:
-                    pipe.zadd(self.queues[index].started, dict.fromkeys(job_ids, deadline), xx=True)
-            worker_key = keys.worker_key(self.name)
             pipe.hset(worker_key, mapping={
                 "name": self.name, "host": socket.gethostname(), "pid": os.getpid(),
                 "queues": ",".join(q.name for q in self.queues),

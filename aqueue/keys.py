@@ -6,12 +6,14 @@ queue's keys hash to one Redis Cluster slot and a script may touch any of them.
 ==========================  ===========  ==================================================
 key                         type         holds
 ==========================  ===========  ==================================================
-``aq:{Q}:queued``           List         ids of jobs ready to run, oldest first
+``aq:{Q}:queued``           List         ids of jobs ready to run, next first (jobs handed
+                                         back by a stopping or dead worker go in front)
 ``aq:{Q}:job:<id>``         Hash         one job: function, arguments, status, timestamps,
                                          attempts, result or error (expires after its TTL)
 ``aq:{Q}:started``          Sorted set   ids of running jobs, scored by lease deadline
 ``aq:{Q}:scheduled``        Sorted set   ids of delayed and retrying jobs, scored by due time
-``aq:{Q}:failed``           Sorted set   ids of failed jobs, scored by the time they failed
+``aq:{Q}:failed``           Sorted set   ids of failed jobs, scored by when they expire
+                                         (``+inf``: kept until requeued or deleted)
 ``aq:{Q}:stats``            Hash         counters: ``finished``, ``failed``,
                                          ``retry``, ``requeue``
 ``aq:{Q}:marker``           Sorted set   one member while jobs are queued; workers block on it

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, cast, overload
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -35,6 +36,25 @@ R = TypeVar("R")
 # What a job may name: a function object or "module.function". Overloads below map an
 # `async def f() -> R` and a `def f() -> R` both to Job[R].
 FunctionRef = Callable[..., Any] | str
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _reachable(method: F) -> F:
+    """Turn "Redis is unreachable" into one ``ConnectionFailed`` naming the queue."""
+
+    @functools.wraps(method)
+    async def wrapper(self: AsyncQueue, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError) as exc:
+            action = "enqueue to" if method.__name__ == "_write" else f"{method.__name__} on"
+            raise ConnectionFailed(
+                f"cannot {action} {self.name!r}: Redis at {describe(self.redis)} is "
+                f"unreachable: {exc}") from None
+
+    return cast(F, wrapper)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +158,8 @@ class AsyncQueue:
         function's own parameters may be called ``job_timeout``, ``retry``..."""
         name = function_name(fn)
         kwargs = kwargs or {}
+        if scheduled_for is not None and scheduled_for <= 0:
+            scheduled_for = None  # the script reads a due time of 0 as "ready now"
         timeout = self.job_timeout if job_timeout is None else float(job_timeout)
         if timeout <= 0:
             raise ValueError(f"job_timeout must be positive, got {job_timeout}")
@@ -269,6 +291,7 @@ class AsyncQueue:
             await self._write(all_jobs[start:start + batch_size])
         return all_jobs
 
+    @_reachable
     async def _write(self, jobs: list[Job[Any]]) -> None:
         argv: list[Any] = [len(jobs), self.name]
         for job in jobs:
@@ -279,14 +302,10 @@ class AsyncQueue:
             if str(exc).startswith("JOBEXISTS"):
                 raise JobExistsError(str(exc).removeprefix("JOBEXISTS ")) from None
             raise
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise ConnectionFailed(
-                f"cannot enqueue to {self.name!r}: Redis at {describe(self.redis)} is unreachable: "
-                f"{exc}"
-            ) from None
 
     # -- inspecting --------------------------------------------------------------------
 
+    @_reachable
     async def fetch_job(self, job_id: str) -> Job[Any]:
         """The job as stored now; ``NoSuchJobError`` if it does not exist (or expired)."""
         key = self.keys.job(job_id)
@@ -295,12 +314,14 @@ class AsyncQueue:
             raise NoSuchJobError(f"no job {job_id} in queue {self.name!r} (it may have expired)")
         return Job.from_hash(job_id, self.name, data, queue=self, strict=False)
 
+    @_reachable
     async def get_status(self, job_id: str) -> JobStatus:
         status = await self.redis.hget(self.keys.job(job_id), "status")
         if status is None:
             raise NoSuchJobError(f"no job {job_id} in queue {self.name!r} (it may have expired)")
         return JobStatus(as_text(status))
 
+    @_reachable
     async def wait_for_result(self, job_id: str, timeout: float | None = None) -> Any:
         """Block (no polling) until the job ends; return its result or raise its failure."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -335,6 +356,7 @@ class AsyncQueue:
             return None
         return self.serializer.loads(job.raw_result)
 
+    @_reachable
     async def cancel(self, job_id: str) -> bool:
         """Cancel a queued or scheduled job; False if it had started or ended already."""
         outcome = await self._scripts.run("cancel", self._script_keys, [job_id, time.time()])
@@ -342,6 +364,7 @@ class AsyncQueue:
             raise NoSuchJobError(f"no job {job_id} in queue {self.name!r}")
         return bool(outcome == b"canceled")
 
+    @_reachable
     async def counts(self) -> QueueCounts:
         """How many jobs are queued, scheduled, started, failed and finished."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -353,15 +376,18 @@ class AsyncQueue:
             queued, scheduled, started, failed, finished = await pipe.execute()
         return QueueCounts(queued, scheduled, started, failed, int(finished or 0))
 
+    @_reachable
     async def queued_job_ids(self, start: int = 0, end: int = -1) -> list[str]:
         return [as_text(i) for i in await self.redis.lrange(self.keys.queued, start, end)]
 
+    @_reachable
     async def failed_job_ids(self) -> list[str]:
         ids = await self.redis.zrangebyscore(self.keys.failed, time.time(), "+inf")
         return [as_text(i) for i in ids]
 
     # -- operating ---------------------------------------------------------------------
 
+    @_reachable
     async def requeue_failed(self, *job_ids: str, all: bool = False) -> int:
         """Send failed jobs (the given ids, or ``all=True``) back to the queue."""
         if not all and not job_ids:
@@ -369,6 +395,7 @@ class AsyncQueue:
         args = ["all"] if all else ["ids", *job_ids]
         return int(await self._scripts.run("requeue_failed", self._script_keys, args))
 
+    @_reachable
     async def empty(self) -> int:
         """Drop every queued job; returns how many were dropped."""
         total = 0

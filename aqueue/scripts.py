@@ -18,8 +18,8 @@ from redis.exceptions import NoScriptError
 
 from aqueue.resp import RespConnection
 
-SCRIPT_NAMES = ("enqueue", "claim", "ack", "promote", "reap", "requeue_failed", "cancel",
-                "empty", "watch")
+SCRIPT_NAMES = ("enqueue", "claim", "ack", "renew", "promote", "reap", "requeue_failed",
+                "cancel", "empty", "watch")
 
 
 @cache

@@ -19,15 +19,17 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 import anyio
 from redis.asyncio import Redis
 
+from aqueue.acker import Acker
 from aqueue.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.connection import connect, max_block, ping
-from aqueue.executor import Ack, Claimed, ExecutionContext, execute, fail, handback
+from aqueue.connection import check_redis_version, connect, max_block, ping
+from aqueue.errors import WorkerCrashed
+from aqueue.executor import Claimed, ExecutionContext, execute, fail, handback
 from aqueue.functions import FunctionRegistry
 from aqueue.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
 from aqueue.keys import QueueKeys
@@ -97,14 +99,15 @@ class Worker:
         self._all_keys = [key for q in self.queues for key in q.script_keys()]
         self._markers = [q.marker for q in self.queues]
         self._idle_block = max_block(self.redis, 1.0 if burst else IDLE_BLOCK)
+        self._claim_prefix = f"{self.name}.{uuid.uuid4().hex[:8]}"
+        self._claims = 0
+        self._claiming = False
         self._running: dict[asyncio.Task[None], Claimed] = {}
-        self._inflight: dict[str, Claimed] = {}  # claimed and not yet acknowledged
-        self._acks: list[Ack] = []
-        self._ack_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
-        self._all_acked = asyncio.Event()  # set while no claimed job awaits its ack
         self._stopping = asyncio.Event()
+        self._crash: BaseException | None = None
         self._signals = 0
+        self.acker = Acker(self._scripts, self._all_keys, self.stats)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
         self.scheduler = Scheduler(self.redis, self._scripts, self.queues,
                                    reap_interval=min(self.lease / 3, 5.0),
@@ -115,32 +118,39 @@ class Worker:
     async def run(self, install_signal_handlers: bool = True) -> None:
         """Work until ``stop()`` (or SIGINT/SIGTERM, or, in burst mode, no work left)."""
         await ping(self.redis, self.url)
+        await check_redis_version(self.redis)
         if install_signal_handlers:
             self._install_signal_handlers()
         heartbeat = Heartbeat(
-            self.redis, name=self.name, queues=self.queues, lease=self.lease,
-            concurrency=self.concurrency, stats=self.stats, inflight=self._inflight_by_queue,
+            self.redis, self._scripts, name=self.name, queues=self.queues, lease=self.lease,
+            concurrency=self.concurrency, stats=self.stats,
+            inflight=lambda: list(self.acker.inflight.values()),
             running=lambda: len(self._running),
         )
-        await heartbeat.beat()
+        await heartbeat.register()
         logger.info("worker %s started: queues %s, concurrency %d, functions from %s",
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")
+        acker = self._start(self.acker.run(), "aqueue-acker")
         background = [
-            asyncio.create_task(self.scheduler.run(), name="aqueue-scheduler"),
-            asyncio.create_task(heartbeat.run(), name="aqueue-heartbeat"),
-            asyncio.create_task(self._ack_loop(), name="aqueue-acker"),
-            asyncio.create_task(self.watchdog.run(), name="aqueue-watchdog"),
+            self._start(self.scheduler.run(), "aqueue-scheduler"),
+            self._start(heartbeat.run(), "aqueue-heartbeat"),
+            self._start(self.watchdog.run(), "aqueue-watchdog"),
         ]
-        fetcher = asyncio.create_task(self._fetch_loop(), name="aqueue-fetcher")
+        fetcher = self._start(self._fetch_loop(), "aqueue-fetcher")
         try:
             await self._stopping.wait()
         finally:
+            if self._claiming:  # let a claim in flight land, so its jobs run (or go back)
+                await asyncio.wait([fetcher], timeout=10)
             await cancel_and_wait([fetcher])
             await self._drain_running()
-            await cancel_and_wait([background.pop(2)])  # the acker; the rest is written below
-            await self._write_remaining_acks()
-            await cancel_and_wait(background)
+            self.acker.close()
+            await asyncio.wait([acker], timeout=FINAL_ACK_TIMEOUT)
+            if self.acker.unwritten:
+                logger.error("could not record the outcome of %d jobs (Redis unreachable); they "
+                             "will run again when their lease expires", self.acker.unwritten)
+            await cancel_and_wait([acker, *background])
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await heartbeat.unregister()
             await self._scripts.close()
@@ -150,6 +160,8 @@ class Worker:
                 await self.redis.aclose()
             logger.info("worker %s stopped: %d processed, %d failed", self.name,
                         self.stats.processed, self.stats.failed)
+        if self._crash is not None:
+            raise WorkerCrashed(f"worker {self.name} stopped: {self._crash!r}") from self._crash
 
     def stop(self) -> None:
         """Stop claiming; running jobs get ``grace`` seconds to finish."""
@@ -161,6 +173,18 @@ class Worker:
         self._stopping.set()
         for task in self._running:
             task.cancel()
+
+    def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._on_task_done)
+        return task
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self._crash is None:
+            self._crash = task.exception()
+            logger.critical("%s crashed; stopping the worker", task.get_name(),
+                            exc_info=self._crash)
+            self.stop()
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -203,8 +227,8 @@ class Worker:
             try:
                 claimed = await self._claim(free)
                 if not claimed:
-                    if self.burst and self._inflight:
-                        await self._all_acked.wait()  # then look again: retries may be due
+                    if self.burst and self.acker.inflight:
+                        await self.acker.all_acked.wait()  # then look again: retries may be due
                         continue
                     if self.burst and await self._burst_finished():
                         logger.info("burst mode: no work left")
@@ -217,15 +241,19 @@ class Worker:
 
     async def _claim(self, count: int) -> list[Claimed]:
         now = time.time()
-        rows = await self._scripts.run(
-            "claim", self._all_keys, [count, repr(now), repr(now + self.lease), self.name])
+        self._claims += 1
+        self._claiming = True
+        try:
+            rows = await self._scripts.run("claim", self._all_keys, [
+                count, repr(now), repr(now + self.lease), f"{self._claim_prefix}.{self._claims}"])
+        finally:
+            self._claiming = False
         claimed = []
         for index, raw_id, token, fields in rows:
             job = Claimed(index, self.queues[index].name, raw_id.decode(), token.decode(),
                           dict(zip(fields[::2], fields[1::2], strict=True)))
             claimed.append(job)
-            self._inflight[job.id] = job
-            self._all_acked.clear()
+            self.acker.track(job)
             task = asyncio.create_task(self._process(job))
             self._running[task] = job
         return claimed
@@ -254,7 +282,7 @@ class Worker:
         try:
             ack = await execute(claimed, self._context)
         except asyncio.CancelledError:
-            self._queue_ack(handback(claimed))
+            self.acker.add(handback(claimed))
             raise
         except Exception as exc:  # a bug in aqueue: fail the job loudly, keep the worker
             logger.exception("job %s: internal error", claimed.id)
@@ -262,7 +290,7 @@ class Worker:
         finally:
             self._running.pop(task, None)  # type: ignore[arg-type]
             self._slot_free.set()
-        self._queue_ack(ack)
+        self.acker.add(ack)
         if ack.outcome == "failed":
             logger.error("job %s (%s) failed: %s", claimed.id, claimed.func or "?",
                          _field(ack.fields, "exc_message"))
@@ -272,74 +300,6 @@ class Worker:
         names = ", ".join(f"{j.id} ({j.func or '?'})" for j in jobs)
         more = len(self._running) - len(jobs)
         return names + (f" and {more} more" if more > 0 else "") if names else "nothing"
-
-    def _inflight_by_queue(self) -> dict[int, list[str]]:
-        grouped: dict[int, list[str]] = {}
-        for job in self._inflight.values():
-            grouped.setdefault(job.queue_index, []).append(job.id)
-        return grouped
-
-    # -- acknowledging -----------------------------------------------------------------
-
-    def _queue_ack(self, ack: Ack) -> None:
-        self._acks.append(ack)
-        self._ack_ready.set()
-
-    async def _ack_loop(self) -> None:
-        backoff = Backoff()
-        while True:
-            if not self._acks:
-                self._ack_ready.clear()
-                await self._ack_ready.wait()
-            try:
-                await self._write_pending_acks()
-                backoff.reset()
-            except TRANSIENT_ERRORS as exc:
-                await asyncio.sleep(backoff.log(logger, "writing job results", exc))
-
-    async def _write_pending_acks(self) -> None:
-        batch, self._acks = self._acks, []
-        try:
-            await self._write_acks(batch)
-        except BaseException:
-            self._acks[:0] = batch  # keep them, in order, for the next try
-            raise
-
-    async def _write_remaining_acks(self) -> None:
-        """At shutdown: write what is left, retrying while Redis is away, for a while."""
-        backoff = Backoff()
-        deadline = time.monotonic() + FINAL_ACK_TIMEOUT
-        while self._acks and time.monotonic() < deadline:
-            try:
-                await self._write_pending_acks()
-            except TRANSIENT_ERRORS as exc:
-                await asyncio.sleep(backoff.log(logger, "writing the last job results", exc))
-        if self._acks:
-            logger.error("could not record the outcome of %d jobs (Redis unreachable); they "
-                         "will run again when their lease expires", len(self._acks))
-
-    async def _write_acks(self, batch: list[Ack]) -> None:
-        argv: list[Any] = [repr(time.time())]
-        for ack in batch:
-            job = ack.claimed
-            argv += [job.queue_index, job.id, job.token, ack.outcome, ack.number,
-                     len(ack.fields) // 2, *ack.fields]
-        rejected = await self._scripts.run("ack", self._all_keys, argv)
-        rejected_ids = {r.decode() for r in rejected}
-        for ack in batch:
-            self._inflight.pop(ack.claimed.id, None)
-            if not self._inflight:
-                self._all_acked.set()
-            if ack.claimed.id in rejected_ids:
-                self.stats.rejected += 1
-                logger.warning("job %s: result discarded, the job's lease was lost and it was "
-                               "handed to another worker", ack.claimed.id)
-            elif ack.outcome == "finished":
-                self.stats.processed += 1
-            elif ack.outcome == "failed":
-                self.stats.failed += 1
-            elif ack.outcome == "retry":
-                self.stats.retried += 1
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:

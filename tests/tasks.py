@@ -102,3 +102,20 @@ class _ExplodingMeta(type):
 
 class Exploding(metaclass=_ExplodingMeta):
     """Looking up ``Exploding.boom`` raises: an error aqueue does not expect."""
+
+
+async def raise_cancelled() -> None:
+    raise asyncio.CancelledError  # a job's own bug, not the worker cancelling it
+
+
+async def whoami() -> dict[str, Any]:
+    from aqueue import current_job
+
+    info = current_job()
+    return {"id": info.id, "queue": info.queue, "func": info.func, "attempt": info.attempt}
+
+
+def whoami_in_thread() -> str:
+    from aqueue import current_job
+
+    return current_job().id

@@ -46,10 +46,13 @@ local function notify_waiter(K, id, waiting)
   end
 end
 
--- Put a job in the failed registry, scored by when it expires ("+inf": kept).
+-- Put a job in the failed registry, scored by when it expires ("+inf": kept until
+-- requeued or deleted); a failure TTL of 0 keeps nothing.
 local function register_failure(K, key, id, now, failure_ttl)
   local ttl = tonumber(failure_ttl) or -1
-  if ttl > 0 then
+  if ttl == 0 then
+    redis.call("DEL", key)
+  elseif ttl > 0 then
     redis.call("EXPIRE", key, ttl)
     redis.call("ZADD", K.failed, tonumber(now) + ttl, id)
   else

@@ -40,6 +40,8 @@ while pos <= #ARGV do
       register_failure(K, key, id, now, number)
       notify_waiter(K, id, current[3])
     elseif outcome == "retry" then
+      -- the run ended (in failure): its worker did not die, so it is no lost delivery
+      redis.call("HSET", key, "deliveries", 0)
       redis.call("ZADD", K.scheduled, number, id)
       if earliest[q] == nil or number < earliest[q] then
         earliest[q] = number

@@ -1,9 +1,10 @@
 -- Claim up to `count` jobs from the queues in priority order: pop their ids, mark them
 -- started under a lease, and return their hashes, in one atomic step.
--- ARGV: count, now, lease deadline, worker name
+-- ARGV: count, now, lease deadline, claim id (unique per call: worker nonce + sequence)
 -- Returns: {queue_index, id, token, {field, value, ...}} per job.
 local count = tonumber(ARGV[1])
-local now, deadline, worker = ARGV[2], ARGV[3], ARGV[4]
+local now, deadline, claim_id = ARGV[2], ARGV[3], ARGV[4]
+local claimed = 0
 local out = {}
 for q = 0, queue_count() - 1 do
   if count <= 0 then
@@ -23,7 +24,8 @@ for q = 0, queue_count() - 1 do
           deliveries = (tonumber(fields[i + 1]) or 0) + 1
         end
       end
-      local token = worker .. ":" .. deliveries
+      claimed = claimed + 1
+      local token = claim_id .. ":" .. claimed
       redis.call("HSET", key, "status", "started", "started_at", now,
         "deliveries", deliveries, "token", token)
       leases[#leases + 1] = deadline

@@ -1,4 +1,5 @@
--- Drop up to ARGV[1] queued jobs (ids and hashes). Returns how many were dropped.
+-- Drop up to ARGV[1] queued jobs (ids and hashes), waking anyone waiting for them.
+-- Returns how many were dropped.
 local K = queue_keys(0)
 local ids = redis.call("LPOP", K.queued, tonumber(ARGV[1]))
 if not ids then
@@ -6,6 +7,8 @@ if not ids then
   return 0
 end
 for _, id in ipairs(ids) do
-  redis.call("DEL", K.job .. id)
+  local key = K.job .. id
+  notify_waiter(K, id, redis.call("HGET", key, "notify"))
+  redis.call("DEL", key)
 end
 return #ids

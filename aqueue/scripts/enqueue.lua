@@ -23,7 +23,9 @@ for j = 0, njobs - 1 do
   local id, due = ARGV[base], tonumber(ARGV[base + 1])
   local key = K.job .. id
   if ARGV[base + 2] == "1" then
-    redis.call("DEL", key)
+    -- replacing an ended job: forget it everywhere, including a stale waiter nudge
+    redis.call("DEL", key, K.done .. id)
+    redis.call("ZREM", K.failed, id)
   end
   local fields = {"func", ARGV[base + 3], "args", ARGV[base + 4], "kwargs", ARGV[base + 5],
     "timeout", ARGV[base + 6], "result_ttl", ARGV[base + 7], "failure_ttl", ARGV[base + 8],
