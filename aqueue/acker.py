@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from aqueue.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.backoff import TRANSIENT_ERRORS, Backoff, is_request_error
 from aqueue.executor import Ack, Claimed
 from aqueue.heartbeat import WorkerStats
 from aqueue.scripts import Scripts
@@ -53,12 +53,34 @@ class Acker:
                 continue
             batch, self._pending = self._pending, []
             try:
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except TRANSIENT_ERRORS as exc:
+                    if not is_request_error(exc):
+                        self._pending[:0] = batch  # not written: keep them, in order
+                        raise
+                    await self._write_one_by_one(batch)  # keeps what it could not write
                 backoff.reset()
             except TRANSIENT_ERRORS as exc:
-                self._pending[:0] = batch  # not written: keep them, in order
                 await asyncio.sleep(backoff.log(logger, f"writing {len(batch)} job outcomes",
                                                 exc))
+
+    async def _write_one_by_one(self, batch: list[Ack]) -> None:
+        """A batch Redis refused: write its acks alone, so one bad job cannot block the rest.
+        An ack refused on its own is dropped; its job runs again once its lease expires
+        (and fails after max deliveries)."""
+        for index, ack in enumerate(batch):
+            try:
+                await self._write([ack])
+            except TRANSIENT_ERRORS as exc:
+                if not is_request_error(exc):
+                    self._pending[:0] = batch[index:]
+                    raise
+                self.inflight.pop(ack.claimed.id, None)
+                logger.error("job %s: Redis refused its outcome (%s); it will run again when "
+                             "its lease expires", ack.claimed.id, exc)
+        if not self.inflight:
+            self.all_acked.set()
 
     def close(self) -> None:
         """Finish: write what is pending, then return from ``run()``."""

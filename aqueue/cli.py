@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
@@ -82,7 +84,27 @@ def worker(
     except (AqueueError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-    run_async(w.run())
+    try:
+        run_async(w.run())
+    finally:
+        _exit_without_waiting_for_job_threads()
+
+
+def _exit_without_waiting_for_job_threads() -> None:
+    """A plain ``def`` job past its timeout, or handed back at shutdown, may still be running
+    in a thread Python cannot stop; the job is already recorded or requeued, so do not let
+    it hold the process (and a deploy) hostage."""
+    stuck = [t for t in threading.enumerate()
+             if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        logging.getLogger("aqueue.worker").warning(
+            "%d job thread(s) still running (plain def jobs past their timeout or handed "
+            "back); exiting without waiting for them", len(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        code = sys.exc_info()[1]
+        os._exit(code.exit_code if isinstance(code, typer.Exit) else 0)
 
 
 @app.command()

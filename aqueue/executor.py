@@ -114,10 +114,10 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
         if not deadline.expired():
             return fail_or_retry(claimed, job, exc)
         if fn.is_async:
-            what = "and was cancelled"
+            what = " and was cancelled"
         else:  # Python cannot stop a thread: say so rather than pretend
             what = "; its thread cannot be stopped and may still be running"
-        timeout = JobTimeout(f"{job.func} ran longer than its job_timeout of {job.timeout:g} s "
+        timeout = JobTimeout(f"{job.func} ran longer than its job_timeout of {job.timeout:g} s"
                              f"{what}")
         return fail_or_retry(claimed, job, timeout)
     except asyncio.CancelledError as exc:

@@ -173,6 +173,20 @@ class Job(Generic[R]):
         return await self._bound().cancel(self.id)
 
 
+MAX_TTL = 10 * 365 * 24 * 3600  # far beyond any sensible TTL, far within Redis's EXPIRE range
+MAX_TIMEOUT = 365 * 24 * 3600.0
+
+
+def check_limits(timeout: float, result_ttl: int, failure_ttl: int) -> None:
+    """Raise ``ValueError`` for a timeout or TTL aqueue cannot honour."""
+    if not 0 < timeout <= MAX_TIMEOUT:  # also false for NaN
+        raise ValueError(f"job_timeout must be > 0 and <= {MAX_TIMEOUT:g} s, got {timeout!r}")
+    for name, ttl in (("result_ttl", result_ttl), ("failure_ttl", failure_ttl)):
+        if not -1 <= ttl <= MAX_TTL:
+            raise ValueError(f"{name} must be -1 (keep), 0 (drop) or up to {MAX_TTL} s, "
+                             f"got {ttl!r}")
+
+
 @dataclass(slots=True)
 class RunSpec:
     """What a worker needs from a job's hash to run it: a lean, strict read of the hot path."""
@@ -189,6 +203,9 @@ class RunSpec:
     @classmethod
     def from_hash(cls, data: Mapping[bytes, bytes]) -> RunSpec:
         """Raises ``ValueError`` naming the field that is missing or unreadable."""
+        invalid = data.get(b"invalid")  # set by claim.lua for a key that was not a hash
+        if invalid:
+            raise ValueError(invalid.decode("utf-8", "replace"))
         func = data.get(b"func")
         if not func:
             raise ValueError("job hash has no 'func' field (garbage or truncated job data)")
@@ -202,9 +219,10 @@ class RunSpec:
             failure_ttl = int(float(data.get(b"failure_ttl", KEEP_FOREVER)))
             field_name = "attempts"
             attempts = int(data.get(b"attempts", 0))
-        except ValueError:
+        except (ValueError, OverflowError):
             value = data.get(field_name.encode())
             raise ValueError(f"job field {field_name!r} is not a number: {value!r:.60}") from None
+        check_limits(timeout, result_ttl, failure_ttl)
         retry_raw = data.get(b"retry")
         return cls(
             func=func.decode("utf-8", "replace"),

@@ -26,7 +26,14 @@ from aqueue.errors import (
     SerializationError,
 )
 from aqueue.functions import function_name
-from aqueue.job import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER, Job, JobStatus
+from aqueue.job import (
+    DEFAULT_JOB_TIMEOUT,
+    DEFAULT_RESULT_TTL,
+    KEEP_FOREVER,
+    Job,
+    JobStatus,
+    check_limits,
+)
 from aqueue.keys import QueueKeys
 from aqueue.retry import Retry
 from aqueue.scripts import Scripts
@@ -161,8 +168,9 @@ class AsyncQueue:
         if scheduled_for is not None and scheduled_for <= 0:
             scheduled_for = None  # the script reads a due time of 0 as "ready now"
         timeout = self.job_timeout if job_timeout is None else float(job_timeout)
-        if timeout <= 0:
-            raise ValueError(f"job_timeout must be positive, got {job_timeout}")
+        result_ttl = self.result_ttl if result_ttl is None else int(result_ttl)
+        failure_ttl = self.failure_ttl if failure_ttl is None else int(failure_ttl)
+        check_limits(timeout, result_ttl, failure_ttl)
         if job_id is not None and (not job_id or any(c in job_id for c in " \t\n{}")):
             raise ValueError(f"invalid job_id {job_id!r}")
         job: Job[Any] = Job(
@@ -173,8 +181,8 @@ class AsyncQueue:
             args=self._encode_args(name, args, kwargs, "args"),
             kwargs=self._encode_args(name, args, kwargs, "kwargs"),
             timeout=timeout,
-            result_ttl=self.result_ttl if result_ttl is None else int(result_ttl),
-            failure_ttl=self.failure_ttl if failure_ttl is None else int(failure_ttl),
+            result_ttl=result_ttl,
+            failure_ttl=failure_ttl,
             retry=retry,
             description=description or "",
             enqueued_at=time.time(),

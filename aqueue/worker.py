@@ -197,7 +197,7 @@ class Worker:
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
         if self._signals == 1:
-            logger.info("%s: finishing %d running jobs (up to %.0f s); again to stop now",
+            logger.info("%s: finishing %d running jobs (up to %g s); again to stop now",
                         sig.name, len(self._running), self.grace)
             self.stop()
         else:

@@ -5,6 +5,8 @@
 --   outcome "failed":   number = failure TTL (-1: keep until requeued or deleted)
 --   outcome "retry":    number = due time
 --   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
+local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
+  requeue = "queued"}
 local now = ARGV[1]
 local rejected = {}
 local leaving = {}
@@ -19,7 +21,9 @@ while pos <= #ARGV do
   local K = queue_keys(q)
   local key = K.job .. id
   local current = redis.call("HMGET", key, "token", "status", "notify")
-  if current[1] ~= token or current[2] ~= "started" then
+  if current[1] == token and current[2] == FINAL_STATUS[outcome] then
+    -- already recorded: this batch was sent again after its reply was lost
+  elseif current[1] ~= token or current[2] ~= "started" then
     rejected[#rejected + 1] = id
   else
     if npairs > 0 then
@@ -48,7 +52,6 @@ while pos <= #ARGV do
       end
     elseif outcome == "requeue" then
       redis.call("HINCRBY", key, "deliveries", -1)
-      redis.call("HDEL", key, "token")
       redis.call("LPUSH", K.queued, id)
       mark_ready(K)
     end

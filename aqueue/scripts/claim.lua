@@ -17,6 +17,14 @@ for q = 0, queue_count() - 1 do
     local leases = {}
     for _, id in ipairs(ids) do
       local key = K.job .. id
+      local kind = redis.call("TYPE", key)["ok"]
+      if kind ~= "hash" and kind ~= "none" then
+        -- Not a job: keep the value for inspection under another name, and fail the id
+        -- (a WRONGTYPE error here would abort the script halfway through the batch).
+        redis.call("RENAME", key, key .. ":invalid")
+        redis.call("HSET", key, "invalid", "job key held a " .. kind .. ", not a hash; its "
+          .. "value was moved to " .. key .. ":invalid")
+      end
       local fields = redis.call("HGETALL", key)
       local deliveries = 1
       for i = 1, #fields, 2 do

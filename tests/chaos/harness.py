@@ -40,7 +40,9 @@ from tests.redis_servers import RedisServer
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "chaos"
 READY_LINE = "started: queues"
-DISCARDED = re.compile(r"job (\S+): result discarded")
+# How a worker logs that the ack script rejected its outcome (its lease was lost), in the
+# wordings aqueue has used ("job <id>: result discarded, ...", "job <id>: outcome discarded").
+DISCARDED = re.compile(r"job (\S+): (?:result|outcome) discarded")
 PR_SET_PDEATHSIG = 1
 
 
@@ -204,6 +206,12 @@ class Chaos:
         return await self.wait_for(lambda: line in worker.log(), timeout,
                                    f"{worker.name} to log {line!r}")
 
+    async def wait_discarded(self, worker: WorkerProcess, tag: str, timeout: float) -> float:
+        """Wait until ``worker`` logs that its outcome for job ``tag`` was rejected."""
+        return await self.wait_for(lambda: tag in discarded(worker), timeout,
+                                   f"{worker.name} to log that its outcome of {tag} was "
+                                   "discarded")
+
     def kill(self, worker: WorkerProcess) -> float:
         """SIGKILL ``worker``; its running jobs may run again. Returns when (Unix time)."""
         self.disrupted.add(worker.pid)
@@ -220,6 +228,14 @@ class Chaos:
 
     def pids(self) -> dict[str, int]:
         return {w.name: w.pid for w in self.workers}
+
+    def holder_of(self, token: str) -> str | None:
+        """The worker whose claim a job's ``token`` field is: tokens start with the
+        worker's name, then ``.`` or ``:``."""
+        for worker in self.workers:
+            if token.startswith((worker.name + ".", worker.name + ":")):
+                return worker.name
+        return None
 
     # -- waiting -------------------------------------------------------------------------
 
@@ -345,13 +361,13 @@ class Chaos:
                                 f"deliveries {fields.get('deliveries')}, started by {runs})")
                 continue
             token = fields.get("token") or ""
-            holder, _, claim_number = token.rpartition(":")
-            holders[tag] = holder
-            holder_pid = pids.get(holder)
-            if holder_pid is None or claim_number != fields.get("deliveries"):
-                problems.append(f"job {tag}: token {token!r} does not match a worker and the "
-                                f"deliveries field {fields.get('deliveries')!r}")
+            holder = self.holder_of(token)
+            holder_pid = pids.get(holder or "")
+            if holder is None or holder_pid is None:
+                problems.append(f"job {tag}: its claim token {token!r} names none of the "
+                                f"workers {sorted(pids)}")
                 continue
+            holders[tag] = holder
             try:
                 result = json.loads(fields.get("result") or "null")
             except ValueError:
@@ -370,12 +386,12 @@ class Chaos:
                 problems.append(f"job {tag}: ran {len(runs)} times (pids {runs}, kept the result "
                                 f"of {holder_pid}) though pids {undisrupted} were not disrupted")
         for worker in self.workers:
-            for tag in DISCARDED.findall(worker.log()):
+            for tag in discarded(worker):
                 if holders.get(tag) == worker.name:
                     problems.append(
-                        f"job {tag}: {worker.name} logged that its result was discarded (lease "
-                        "lost, job handed to another worker), yet the job holds its result: "
-                        "the ack was written, then sent again and rejected")
+                        f"job {tag}: {worker.name} logged that its outcome was discarded (lease "
+                        "lost), yet the job holds its result: the ack was written, then sent "
+                        "again and rejected")
         state = self.queue_state()
         for name in ("queued", "started", "scheduled"):
             if state[name]:
@@ -405,6 +421,11 @@ class Chaos:
             raise AssertionError(
                 f"{verdict.summary()}{'; ' + note if note else ''}\n{listed}"
                 f"{f'  ... and {more} more' if more > 0 else ''}\n{self.describe()}")
+
+
+def discarded(worker: WorkerProcess) -> list[str]:
+    """Ids of the jobs whose outcome ``worker`` logged as rejected by the ack script."""
+    return DISCARDED.findall(worker.log())
 
 
 def _parse_run(entry: bytes | str) -> Run:

@@ -121,6 +121,9 @@ async def _run_with_bad_jobs(
 
 @pytest.mark.timeout(90)
 async def test_bad_job_hashes_fail_clearly(tmp_path: Path) -> None:
+    """Thirteen kinds of bad job hash among 160 good jobs and one with a 6 MB argument:
+    each bad one fails with the expected exc_type and a short message naming the problem,
+    a worker logs it, and everything else finishes."""
     with Chaos(tmp_path) as chaos:
         expected, worker_problems = await _run_with_bad_jobs(chaos, BAD_JOBS)
         verdict = chaos.verify(expected, failed=[bad.id for bad in BAD_JOBS])

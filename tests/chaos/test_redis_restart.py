@@ -49,12 +49,14 @@ class Producer:
             await anyio.sleep(pause)
 
     async def _exists(self, job_id: str) -> bool:
+        deadline = time.monotonic() + 30
         while True:
             await anyio.sleep(0.05)
             try:
                 return bool(await self.queue.redis.exists(self.queue.keys.job(job_id)))
             except (redis.ConnectionError, redis.TimeoutError, OSError):
-                continue
+                if time.monotonic() > deadline:
+                    raise
 
 
 @pytest.mark.timeout(120)

@@ -1,0 +1,1 @@
+"""Per-library drivers: run inside each library's own virtualenv."""

@@ -1,0 +1,238 @@
+"""Markdown tables for the terminal and docs/benchmarks.md, from the results JSON."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import ROOT
+
+DOCS = ROOT / "docs" / "benchmarks.md"
+COST_SCENARIOS = ("enqueue", "bulk", "drain", "sleep", "roundtrip")
+
+
+def _num(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def _pct(v: float) -> str:
+    return f"{v:.1f}%" if v < 10 else f"{v:.0f}%"
+
+
+def brief(key: str, r: dict[str, Any]) -> str:
+    if key in ("enqueue", "bulk"):
+        return f"{r['jobs_per_s']:,.0f} jobs/s"
+    if key == "roundtrip":
+        return f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (n={r['n']})"
+    text = (
+        f"{r['completed']}/{r['n']} jobs, {r['jobs_per_s']:,.0f} jobs/s from start, "
+        f"{r['steady_jobs_per_s']:,.0f} steady, startup {r['startup_s']:.2f}s"
+    )
+    return text + (" STALLED" if r.get("stalled") else "")
+
+
+def _med(out: dict[str, Any], peer: str, key: str) -> dict[str, Any] | None:
+    entry = out["results"].get(peer, {}).get(key)
+    return entry["median"] if entry else None
+
+
+def _cell(out: dict[str, Any], peer: str, key: str, fmt: Callable[[dict[str, Any]], str]) -> str:
+    entry = out["results"].get(peer, {}).get(key)
+    if entry is None:
+        return "—"
+    if entry["errors"] and not entry["median"]:
+        return "failed"
+    m = entry["median"]
+    text = fmt(m)
+    if any(r.get("stalled") for r in entry["runs"]):
+        text += " (stalled)"
+    return text
+
+
+def _n_suffix(m: dict[str, Any], default: int) -> str:
+    n = int(m.get("n", default))
+    return "" if n == default else f" (n={n:,})"
+
+
+def markdown_table(out: dict[str, Any]) -> str:
+    sizes = out["meta"]["sizes"]
+    peers = list(out["results"])
+    head = (
+        "| library | enqueue, one at a time, jobs/s | bulk enqueue jobs/s "
+        f"| drain {sizes['drain']:,} no-op jobs, jobs/s | worker CPU s / 1k jobs "
+        "| Redis cmds / job | Redis CPU ms / 1k jobs | Redis bytes / queued job "
+        f"| {sizes['sleep']:,} x sleep(0.05), jobs/s (% of 4,000) "
+        "| enqueue→result p50 / p99 ms | drain with 1 / 2 / 4 worker processes, jobs/s |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for p in peers:
+        label = out["peers"][p]["label"]
+        drain = _med(out, p, "drain") or {}
+        scale = [_med(out, p, "drain"), _med(out, p, "scale2"), _med(out, p, "scale4")]
+        scale_txt = " / ".join(_num(m["jobs_per_s"]) if m else "—" for m in scale)
+        row = [
+            label,
+            _cell(out, p, "enqueue", lambda m: _num(m["jobs_per_s"])),
+            _cell(out, p, "bulk", lambda m: _num(m["jobs_per_s"])),
+            _cell(out, p, "drain", lambda m: _num(m["jobs_per_s"]) + _n_suffix(m, sizes["drain"])),
+            _num(drain.get("worker_cpu_s_per_1k"), 2),
+            _num(drain.get("redis_cmds_per_job"), 1),
+            _num(drain.get("redis_cpu_ms_per_1k")),
+            _num(drain.get("redis_mem_bytes_per_job")),
+            _cell(
+                out,
+                p,
+                "sleep",
+                lambda m: (
+                    f"{_num(m['steady_jobs_per_s'])} "
+                    f"({_pct(m['pct_of_4000'])})" + _n_suffix(m, sizes["sleep"])
+                ),
+            ),
+            _cell(out, p, "roundtrip", lambda m: f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f}"),
+            scale_txt if any(scale) else "—",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def cost_tables(out: dict[str, Any]) -> str:
+    metrics = [
+        ("Redis commands per job", "redis_cmds_per_job", 1),
+        ("Redis CPU ms per 1,000 jobs", "redis_cpu_ms_per_1k", 0),
+        ("Worker CPU s per 1,000 jobs (producer CPU for the enqueue scenarios)", None, 2),
+    ]
+    parts = []
+    for title, key, digits in metrics:
+        lines = [
+            f"**{title}**",
+            "",
+            "| library | " + " | ".join(COST_SCENARIOS) + " |",
+            "|---|" + "---|" * len(COST_SCENARIOS),
+        ]
+        for p in out["results"]:
+            cells = []
+            for s in COST_SCENARIOS:
+                m = _med(out, p, s)
+                k = key or (
+                    "client_cpu_s_per_1k" if s in ("enqueue", "bulk") else "worker_cpu_s_per_1k"
+                )
+                cells.append(_num(m.get(k), digits) if m else "—")
+            lines.append(f"| {out['peers'][p]['label']} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def scaling_table(out: dict[str, Any]) -> str:
+    lines = ["| library | 1 process | 2 processes | 4 processes |", "|---|---|---|---|"]
+    for p in out["results"]:
+        cells = []
+        for key in ("drain", "scale2", "scale4"):
+            m = _med(out, p, key)
+            cells.append(f"{_num(m['jobs_per_s'])} ({_num(m['steady_jobs_per_s'])})" if m else "—")
+        lines.append(f"| {out['peers'][p]['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _versions(out: dict[str, Any]) -> str:
+    lines = [
+        "| library | venv | versions | concurrency | worker command |",
+        "|---|---|---|---|---|",
+    ]
+    for info in out["peers"].values():
+        vers = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
+        cmd = "<br>".join(f"`{c}`" for c in info.get("worker_command", []))
+        lines.append(
+            f"| {info['label']} | `{info['venv']}` | {vers} | {info['concurrency']} | {cmd} |"
+        )
+    return "\n".join(lines)
+
+
+def _errors(out: dict[str, Any]) -> str:
+    lines = []
+    for p, res in out["results"].items():
+        for key, entry in res.items():
+            lines += [f"- {p} / {key}: {e}" for e in entry["errors"]]
+            missed = sum(r.get("missed_wakeups", 0) for r in entry["runs"])
+            if missed:
+                lines.append(
+                    f"- {p} / {key}: {missed} of "
+                    f"{sum(r['n'] for r in entry['runs'])} waits missed the completion "
+                    "notice and re-read the job after 1 s (counted in the latencies)"
+                )
+            stalled = [r for r in entry["runs"] if r.get("stalled")]
+            if stalled:
+                lines.append(
+                    f"- {p} / {key}: stalled in {len(stalled)} run(s), "
+                    f"{stalled[0]['completed']}/{stalled[0]['n']} jobs completed"
+                )
+    notes = [
+        f"- {out['peers'][p]['label']}: {n}" for p in out["peers"] for n in out["peers"][p]["notes"]
+    ]
+    return "\n".join(lines + notes)
+
+
+def write_docs(out: dict[str, Any], chart: Path | None) -> None:
+    meta = out["meta"]
+    m = meta["machine"]
+    mode = "quick mode (`--quick`)" if meta["quick"] else "full mode"
+    chart_md = ""
+    if chart is not None:
+        rel = os.path.relpath(chart, DOCS.parent)
+        chart_md = f"![headline benchmarks]({rel})\n"
+    text = f"""# Benchmarks
+
+aqueue against other Python task queues on Redis, measured on the same machine in the same run.
+How it is measured, and why that way: [benchmarks/README.md](../benchmarks/README.md).
+Reproduce with `make bench` (or `.venv/bin/python -m benchmarks`); `make bench-quick` for a
+short run. Raw numbers: `benchmarks/results/latest.json`.
+
+This run: {meta["date"]}, {mode}, median of {meta["runs"]} run(s) per figure,
+`{meta["command"]}` (took {meta["duration_s"]:.0f} s).
+Machine: {m["nproc"]} CPUs ({m["cpu"]}), {m["memory_gib"]} GiB, Linux {m["kernel"]},
+Python {m["python"]}, Redis {m["redis"]} on loopback (a fresh
+`{meta.get("redis_command", "redis-server")}` per scenario run).
+Worker, producer and Redis share the same {m["nproc"]} CPUs.
+
+{chart_md}
+## Headline
+
+{markdown_table(out)}
+
+Drain throughput is timed from the worker process start to the last completion (start-up
+included). The sleep column is the steady rate from the first job picked up to the last
+completion. Worker CPU, Redis commands and Redis CPU in this table are from the no-op drain,
+counted from the first job picked up to the last completion (the JSON also has them with
+start-up included). Redis bytes per queued job is `used_memory` growth after pre-enqueueing
+the drain's jobs. RQ runs one job at a time per process, so its ideal for the sleep scenario
+is 20 jobs/s.
+
+## Worker processes
+
+The no-op drain with 1, 2 and 4 worker processes (each at the concurrency above), jobs/s from
+the first worker's start to the last completion; in parentheses the steady rate from the first
+claimed job. All processes share the machine's {m["nproc"]} CPUs with Redis.
+
+{scaling_table(out)}
+
+## Cost per job, every scenario
+
+{cost_tables(out)}
+
+## Versions and commands
+
+{_versions(out)}
+
+Producers: `<venv>/bin/python -m benchmarks.drivers.<library>_driver --scenario
+enqueue|bulk|drain|roundtrip --url URL --n N [--kind noop|sleep]`, with the library's own
+interpreter; every command line used is in the JSON (`peers.<name>.driver_commands`), and the
+full `pip freeze` of each venv (`peers.<name>.freeze`).
+
+## Notes
+
+{_errors(out) or "- none"}
+"""
+    DOCS.write_text(text)

@@ -1,0 +1,1 @@
+"""Task modules imported by each library's worker CLI (cwd = repository root)."""

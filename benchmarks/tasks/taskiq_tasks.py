@@ -1,0 +1,22 @@
+"""Broker and tasks for `taskiq worker benchmarks.tasks.taskiq_tasks:broker`."""
+
+import asyncio
+import os
+
+from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+
+URL = os.environ.get("BENCH_REDIS_URL", "")
+
+broker = RedisStreamBroker(url=URL, queue_name="bench").with_result_backend(
+    RedisAsyncResultBackend(redis_url=URL, result_ex_time=600)
+)
+
+
+@broker.task
+async def noop() -> None:
+    return None
+
+
+@broker.task
+async def sleep_job() -> None:
+    await asyncio.sleep(0.05)
