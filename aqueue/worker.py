@@ -254,7 +254,7 @@ class Worker:
                           dict(zip(fields[::2], fields[1::2], strict=True)))
             claimed.append(job)
             self.acker.track(job)
-            task = asyncio.create_task(self._process(job))
+            job.task = task = asyncio.create_task(self._process(job))
             self._running[task] = job
         return claimed
 
@@ -278,7 +278,6 @@ class Worker:
     # -- running -----------------------------------------------------------------------
 
     async def _process(self, claimed: Claimed) -> None:
-        task = asyncio.current_task()
         try:
             ack = await execute(claimed, self._context)
         except asyncio.CancelledError:
@@ -288,7 +287,7 @@ class Worker:
             logger.exception("job %s: internal error", claimed.id)
             ack = fail(claimed, None, "InternalError", f"aqueue could not run the job: {exc!r}")
         finally:
-            self._running.pop(task, None)  # type: ignore[arg-type]
+            self._running.pop(claimed.task, None)  # type: ignore[arg-type]
             self._slot_free.set()
         self.acker.add(ack)
         if ack.outcome == "failed":

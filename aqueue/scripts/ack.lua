@@ -26,7 +26,9 @@ while pos <= #ARGV do
   elseif current[1] ~= token or current[2] ~= "started" then
     rejected[#rejected + 1] = id
   else
-    if npairs > 0 then
+    if outcome == "finished" or outcome == "failed" then
+      redis.call("HSET", key, "ended_at", now, unpack(ARGV, first, last))
+    elseif npairs > 0 then
       redis.call("HSET", key, unpack(ARGV, first, last))
     end
     leaving[q] = leaving[q] or {}

@@ -17,15 +17,16 @@ for q = 0, queue_count() - 1 do
     local leases = {}
     for _, id in ipairs(ids) do
       local key = K.job .. id
-      local kind = redis.call("TYPE", key)["ok"]
-      if kind ~= "hash" and kind ~= "none" then
-        -- Not a job: keep the value for inspection under another name, and fail the id
-        -- (a WRONGTYPE error here would abort the script halfway through the batch).
+      local fields = redis.pcall("HGETALL", key)
+      if fields["err"] then
+        -- Not a hash (WRONGTYPE): keep the value for inspection under another name and fail
+        -- the id; pcall, because an error here would abort the script halfway through.
+        local kind = redis.call("TYPE", key)["ok"]
         redis.call("RENAME", key, key .. ":invalid")
         redis.call("HSET", key, "invalid", "job key held a " .. kind .. ", not a hash; its "
           .. "value was moved to " .. key .. ":invalid")
+        fields = redis.call("HGETALL", key)
       end
-      local fields = redis.call("HGETALL", key)
       local deliveries = 1
       for i = 1, #fields, 2 do
         if fields[i] == "deliveries" then
