@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
@@ -17,6 +16,7 @@ from redis.asyncio import Redis
 from aqueue import keys
 from aqueue.connection import as_text, connect, default_url, ping, redact
 from aqueue.errors import AqueueError
+from aqueue.executor import busy_job_threads
 from aqueue.queue import AsyncQueue
 from aqueue.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
 
@@ -94,12 +94,11 @@ def _exit_without_waiting_for_job_threads() -> None:
     """A plain ``def`` job past its timeout, or handed back at shutdown, may still be running
     in a thread Python cannot stop; the job is already recorded or requeued, so do not let
     it hold the process (and a deploy) hostage."""
-    stuck = [t for t in threading.enumerate()
-             if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    stuck = busy_job_threads()
     if stuck:
         logging.getLogger("aqueue.worker").warning(
             "%d job thread(s) still running (plain def jobs past their timeout or handed "
-            "back); exiting without waiting for them", len(stuck))
+            "back); exiting without waiting for them", stuck)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +111,7 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
         if fn.is_async:
             result = await fn.call(*args, **kwargs)
         else:
-            call = functools.partial(fn.call, *args, **kwargs)
+            call = functools.partial(_in_job_thread, fn.call, *args, **kwargs)
             result = await anyio.to_thread.run_sync(
                 call, limiter=ctx.thread_limiter, abandon_on_cancel=True
             )
@@ -133,6 +135,26 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
                     f"{type(ctx.serializer).__name__} cannot serialize: {exc}")
     return Ack(claimed, "finished", job.result_ttl,
                ["status", JobStatus.FINISHED.value, "result", payload])
+
+
+_busy_threads = 0
+_busy_lock = threading.Lock()
+
+
+def busy_job_threads() -> int:
+    """Threads still running a plain ``def`` job (one past its timeout cannot be stopped)."""
+    return _busy_threads
+
+
+def _in_job_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    global _busy_threads
+    with _busy_lock:
+        _busy_threads += 1
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        with _busy_lock:
+            _busy_threads -= 1
 
 
 class _Deadline:

@@ -10,6 +10,8 @@ key                         type         holds
                                          back by a stopping or dead worker go in front)
 ``aq:{Q}:job:<id>``         Hash         one job: function, arguments, status, timestamps,
                                          attempts, result or error (expires after its TTL)
+``aq:{Q}:job:<id>:invalid`` any          a value found at a job's key that was not a hash,
+                                         moved aside by the claim script
 ``aq:{Q}:started``          Sorted set   ids of running jobs, scored by lease deadline
 ``aq:{Q}:scheduled``        Sorted set   ids of delayed and retrying jobs, scored by due time
 ``aq:{Q}:failed``           Sorted set   ids of failed jobs, scored by when they expire

@@ -348,8 +348,8 @@ class AsyncQueue:
             reply = await self._scripts.run("watch", self._script_keys, [job_id])
             if reply is None:
                 raise NoSuchJobError(
-                    f"job {job_id} ended but was not kept (result_ttl=0, or it expired)"
-                )
+                    f"job {job_id} no longer exists: it ended and was not kept (result_ttl=0 "
+                    "or failure_ttl=0), expired, or was dropped by empty()")
         data = dict(zip(reply[::2], reply[1::2], strict=True))
         return self.decode_outcome(Job.from_hash(job_id, self.name, data, queue=self, strict=False))
 

@@ -24,11 +24,12 @@ from typing import Any
 
 import anyio
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from aqueue.acker import Acker
 from aqueue.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.connection import check_redis_version, connect, max_block, ping
-from aqueue.errors import WorkerCrashed
+from aqueue.connection import check_redis_version, connect, describe, max_block, ping
+from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.executor import Claimed, ExecutionContext, execute, fail, handback
 from aqueue.functions import FunctionRegistry
 from aqueue.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
@@ -127,7 +128,11 @@ class Worker:
             inflight=lambda: list(self.acker.inflight.values()),
             running=lambda: len(self._running),
         )
-        await heartbeat.register()
+        try:
+            await heartbeat.register()
+        except RedisError as exc:
+            raise ConnectionFailed(f"Redis at {describe(self.redis)} refused to register this "
+                                   f"worker: {exc}") from None
         logger.info("worker %s started: queues %s, concurrency %d, functions from %s",
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")

@@ -144,3 +144,32 @@ def test_sigterm_stops_a_worker_after_its_running_jobs(redis_url: str) -> None:
     _, stderr = worker.communicate(timeout=15)
     assert worker.returncode == 0, stderr
     assert "SIGTERM: finishing 0 running jobs" in stderr
+
+
+async def test_a_stuck_thread_job_does_not_keep_the_worker_alive(
+    queue: AsyncQueue, redis_url: str
+) -> None:
+    job = await queue.enqueue(tasks.blocking_sleep, 60, job_timeout=0.3)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", redis_url, "--import",
+         "tests.tasks"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    with pytest.raises(JobFailed, match="its thread cannot be stopped"):
+        await job.result(timeout=10)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 0, stderr
+    assert "1 job thread(s) still running" in stderr
+
+
+async def test_a_finished_thread_job_leaves_no_warning_at_exit(
+    queue: AsyncQueue, redis_url: str
+) -> None:
+    job = await queue.enqueue(tasks.blocking_sleep, 0.01)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", redis_url, "--import",
+         "tests.tasks"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    await job.result(timeout=10)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 0, stderr
+    assert "still running" not in stderr
