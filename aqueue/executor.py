@@ -106,7 +106,7 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
     deadline = _Deadline(task)
     timer = asyncio.get_running_loop().call_later(job.timeout, deadline.expire)
     token = _current.set(JobInfo(claimed.id, claimed.queue_name, job.func, job.attempts + 1,
-                                 int(claimed.fields.get(b"deliveries", 1))))
+                                 job.delivery))
     try:
         if fn.is_async:
             result = await fn.call(*args, **kwargs)

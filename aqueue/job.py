@@ -199,6 +199,7 @@ class RunSpec:
     failure_ttl: int
     retry: Retry | None
     attempts: int
+    delivery: int  # this claim's number since the job's last outcome (1: no worker died)
 
     @classmethod
     def from_hash(cls, data: Mapping[bytes, bytes]) -> RunSpec:
@@ -219,6 +220,8 @@ class RunSpec:
             failure_ttl = int(float(data.get(b"failure_ttl", KEEP_FOREVER)))
             field_name = "attempts"
             attempts = int(data.get(b"attempts", 0))
+            field_name = "deliveries"  # as read by the claim, before it counted itself
+            delivery = int(data.get(b"deliveries", 0)) + 1
         except (ValueError, OverflowError):
             value = data.get(field_name.encode())
             raise ValueError(f"job field {field_name!r} is not a number: {value!r:.60}") from None
@@ -233,6 +236,7 @@ class RunSpec:
             failure_ttl=failure_ttl,
             retry=_parse_retry(retry_raw) if retry_raw else None,
             attempts=attempts,
+            delivery=delivery,
         )
 
 

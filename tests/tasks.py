@@ -119,3 +119,9 @@ def whoami_in_thread() -> str:
     from aqueue import current_job
 
     return current_job().id
+
+
+async def whoami_delivery() -> int:
+    from aqueue import current_job
+
+    return current_job().delivery

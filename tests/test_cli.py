@@ -19,6 +19,13 @@ pytestmark = pytest.mark.anyio
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def start_worker(queue_name: str, redis_url: str, *options: str) -> subprocess.Popen[str]:
+    """A long-running `aqueue worker` process (functions from tests.tasks)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "aqueue", "worker", queue_name, "--url", redis_url, "--import",
+         "tests.tasks", *options], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+
+
 def aqueue(*args: str, timeout: float = 30, env: dict[str, str] | None = None
            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aqueue", *args], cwd=ROOT, text=True,
@@ -74,9 +81,7 @@ async def test_info_shows_counts_per_queue_and_live_workers(
 ) -> None:
     await queue.enqueue(tasks.add, 1, 1)
     await queue.enqueue_in(60, tasks.add, 1, 1)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "aqueue", "worker", "other", "--url", redis_url, "--import",
-         "tests.tasks", "--concurrency", "7"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    worker = start_worker("other", redis_url, "--concurrency", "7")
     try:
         for _ in range(100):
             shown = aqueue("info", "--url", redis_url)
@@ -136,9 +141,7 @@ def wait_until_registered(redis_url: str, count: int = 1) -> None:
 
 
 def test_sigterm_stops_a_worker_after_its_running_jobs(redis_url: str) -> None:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "aqueue", "worker", "q", "--url", redis_url, "--import",
-         "tests.tasks"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    worker = start_worker("q", redis_url)
     wait_until_registered(redis_url)
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=15)
@@ -150,9 +153,7 @@ async def test_a_stuck_thread_job_does_not_keep_the_worker_alive(
     queue: AsyncQueue, redis_url: str
 ) -> None:
     job = await queue.enqueue(tasks.blocking_sleep, 60, job_timeout=0.3)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", redis_url, "--import",
-         "tests.tasks"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    worker = start_worker(queue.name, redis_url)
     with pytest.raises(JobFailed, match="its thread cannot be stopped"):
         await job.result(timeout=10)
     worker.send_signal(signal.SIGTERM)
@@ -165,9 +166,7 @@ async def test_a_finished_thread_job_leaves_no_warning_at_exit(
     queue: AsyncQueue, redis_url: str
 ) -> None:
     job = await queue.enqueue(tasks.blocking_sleep, 0.01)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", redis_url, "--import",
-         "tests.tasks"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    worker = start_worker(queue.name, redis_url)
     await job.result(timeout=10)
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=15)

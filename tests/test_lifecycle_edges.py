@@ -155,3 +155,12 @@ async def test_a_worker_survives_redis_refusing_writes(
         await queue.redis.config_set("maxmemory", "0")
         await job.result(timeout=10)
     assert await job.get_status() is JobStatus.FINISHED
+
+
+async def test_current_job_counts_deliveries_after_a_lost_worker(
+    queue: AsyncQueue, run_burst: BurstRunner
+) -> None:
+    job = await queue.enqueue("tests.tasks.whoami_delivery")
+    await queue.redis.hset(queue.keys.job(job.id), "deliveries", 1)  # a worker died running it
+    await run_burst(queue.name)
+    assert await job.result(timeout=1) == 2
