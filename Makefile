@@ -19,8 +19,9 @@ lint: $(STAMP)
 bench: $(STAMP) redis-server
 	$(PY) -m benchmarks
 
+# A smoke run: small sizes, one run; it leaves the full results and docs/benchmarks.md alone.
 bench-quick: $(STAMP) redis-server
-	$(PY) -m benchmarks --quick
+	$(PY) -m benchmarks --quick --no-docs --output benchmarks/results/raw/quick.json
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
