@@ -83,24 +83,20 @@ async def test_redis_restarts_under_workers_and_producer(tmp_path: Path) -> None
                 tg.start_soon(producer.run, 0.004)
                 await anyio.sleep(1.5)
 
-                at = time.monotonic()
-                await anyio.to_thread.run_sync(chaos.server.stop)  # SIGTERM: AOF flushed
-                await anyio.sleep(1.0)
-                await anyio.to_thread.run_sync(chaos.server.start)
-                outages.append(f"stop/start {time.monotonic() - at:.1f} s "
-                               f"at {producer.enqueued} enqueued")
-                with chaos.client() as r:
-                    assert r.get("chaos:sentinel") == b"survives restarts", "AOF not reloaded"
-                await anyio.sleep(2.0)
-
-                at = time.monotonic()
-                await anyio.to_thread.run_sync(chaos.server.kill)  # SIGKILL: a crash
-                await anyio.sleep(0.5)
-                await anyio.to_thread.run_sync(chaos.server.start)
-                outages.append(f"SIGKILL/start {time.monotonic() - at:.1f} s "
-                               f"at {producer.enqueued} enqueued")
-                with chaos.client() as r:
-                    assert r.get("chaos:sentinel") == b"survives restarts", "AOF not reloaded"
+                # SIGTERM (AOF flushed), then SIGKILL (a crash), each followed by a restart
+                for label, take_down, down_for, then_run in (
+                    ("stop/start", chaos.server.stop, 1.0, 2.0),
+                    ("SIGKILL/start", chaos.server.kill, 0.5, 0.0),
+                ):
+                    at = time.monotonic()
+                    await anyio.to_thread.run_sync(take_down)
+                    await anyio.sleep(down_for)
+                    await anyio.to_thread.run_sync(chaos.server.start)
+                    outages.append(f"{label} {time.monotonic() - at:.1f} s "
+                                   f"at {producer.enqueued} enqueued")
+                    with chaos.client() as r:
+                        assert r.get("chaos:sentinel") == b"survives restarts", "AOF not reloaded"
+                    await anyio.sleep(then_run)
             note = (f"outages: {'; '.join(outages)}; producer saw {producer.connection_failures} "
                     f"ConnectionFailed; seed {seed}")
             # A claim whose reply was lost waits for its lease to expire: allow for that.
