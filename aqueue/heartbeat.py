@@ -40,14 +40,14 @@ class Heartbeat:
 
     def __init__(
         self, redis: Redis, scripts: Scripts, *, name: str, queues: Sequence[keys.QueueKeys],
-        lease: float, concurrency: int, stats: WorkerStats,
+        script_keys: list[str], lease: float, concurrency: int, stats: WorkerStats,
         inflight: Callable[[], list[Claimed]], running: Callable[[], int],
     ) -> None:
         self.redis = redis
         self.scripts = scripts
         self.name = name
         self.queues = list(queues)
-        self.script_keys = [key for q in self.queues for key in q.script_keys()]
+        self.script_keys = script_keys
         self.lease = lease
         self.concurrency = concurrency
         self.stats = stats
@@ -69,6 +69,7 @@ class Heartbeat:
 
     async def renew_leases(self) -> None:
         jobs = self.inflight()
+        self.lost.intersection_update(job.id for job in jobs)  # warned once per job, bounded
         if not jobs:
             return
         argv: list[Any] = [repr(time.time() + self.lease)]

@@ -75,11 +75,11 @@ class Job(Generic[R]):
     @classmethod
     def from_hash(
         cls, job_id: str, queue_name: str, data: Mapping[bytes, bytes],
-        queue: AsyncQueue | None = None, strict: bool = True,
+        queue: AsyncQueue | None = None,
     ) -> Job[Any]:
-        """Build a job from its hash. Raises ``ValueError`` naming what is wrong, unless
-        ``strict`` is false: then unreadable fields are left at their defaults, so that
-        a garbage job that failed can still be inspected."""
+        """Build a job from its hash, for inspection: unreadable fields are left at their
+        defaults, so that a garbage job that failed can still be looked at. (The worker
+        reads jobs strictly, with ``RunSpec``.)"""
         def text(name: str, default: str | None = None) -> str | None:
             value = data.get(name.encode())
             return value.decode("utf-8", "replace") if value is not None else default
@@ -91,28 +91,17 @@ class Job(Generic[R]):
             try:
                 return float(value)
             except ValueError:
-                invalid(f"job field {name!r} is not a number: {value!r:.60}")
                 return None
 
-        def invalid(message: str) -> None:
-            if strict:
-                raise ValueError(message)
-            return None
-
-        func = text("func") or ""
-        if not func:
-            invalid("job hash has no 'func' field (garbage or truncated job data)")
         status_text = text("status") or JobStatus.QUEUED.value
         try:
             status = JobStatus(status_text)
         except ValueError:
-            invalid(f"job field 'status' is not a job status: {status_text!r}")
             status = JobStatus.FAILED
         retry_raw = data.get(b"retry")
         try:
             retry = Retry.from_json(retry_raw) if retry_raw else None
-        except (ValueError, KeyError, TypeError) as exc:
-            invalid(f"job field 'retry' is not a retry policy: {exc}")
+        except (ValueError, KeyError, TypeError):
             retry = None
         timeout = number("timeout")
         result_ttl = number("result_ttl")
@@ -120,7 +109,7 @@ class Job(Generic[R]):
         return cls(
             id=job_id,
             queue_name=queue_name,
-            func=func,
+            func=text("func") or "",
             status=status,
             args=data.get(b"args", b"[]"),
             kwargs=data.get(b"kwargs", b"{}"),

@@ -320,7 +320,7 @@ class AsyncQueue:
         data: dict[bytes, bytes] = await self.redis.hgetall(key)  # type: ignore[assignment]
         if not data:
             raise NoSuchJobError(f"no job {job_id} in queue {self.name!r} (it may have expired)")
-        return Job.from_hash(job_id, self.name, data, queue=self, strict=False)
+        return Job.from_hash(job_id, self.name, data, queue=self)
 
     @_reachable
     async def get_status(self, job_id: str) -> JobStatus:
@@ -351,7 +351,7 @@ class AsyncQueue:
                     f"job {job_id} no longer exists: it ended and was not kept (result_ttl=0 "
                     "or failure_ttl=0), expired, or was dropped by empty()")
         data = dict(zip(reply[::2], reply[1::2], strict=True))
-        return self.decode_outcome(Job.from_hash(job_id, self.name, data, queue=self, strict=False))
+        return self.decode_outcome(Job.from_hash(job_id, self.name, data, queue=self))
 
     def decode_outcome(self, job: Job[Any]) -> Any:
         """The result of an ended job, or the exception its end stands for."""

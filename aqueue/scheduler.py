@@ -37,6 +37,7 @@ class Scheduler:
         self.redis = redis
         self.scripts = scripts
         self.queues = list(queues)
+        self._blocks = [(keys, keys.script_keys()) for keys in self.queues]
         self.reap_interval = reap_interval
         self.max_deliveries = max_deliveries
         self.promoted = 0
@@ -71,10 +72,10 @@ class Scheduler:
     async def promote(self, now: float) -> float | None:
         """Move due entries to their queues; return when the next entry is due."""
         earliest: float | None = None
-        for keys in self.queues:
+        for _, block in self._blocks:
             while True:
                 moved, next_score = await self.scripts.run(
-                    "promote", keys.script_keys(), [repr(now), PROMOTE_BATCH])
+                    "promote", block, [repr(now), PROMOTE_BATCH])
                 self.promoted += moved
                 if moved < PROMOTE_BATCH:
                     break
@@ -85,9 +86,9 @@ class Scheduler:
 
     async def reap(self, now: float) -> None:
         """Hand back jobs whose lease expired; fail those delivered too often."""
-        for keys in self.queues:
+        for keys, block in self._blocks:
             requeued, failed = await self.scripts.run(
-                "reap", keys.script_keys(), [repr(now), self.max_deliveries, REAP_BATCH])
+                "reap", block, [repr(now), self.max_deliveries, REAP_BATCH])
             for job_id in requeued:
                 logger.warning("job %s in %s: lease expired (worker died or stalled); requeued",
                                job_id.decode(), keys.name)

@@ -123,7 +123,8 @@ class Worker:
         if install_signal_handlers:
             self._install_signal_handlers()
         heartbeat = Heartbeat(
-            self.redis, self._scripts, name=self.name, queues=self.queues, lease=self.lease,
+            self.redis, self._scripts, name=self.name, queues=self.queues,
+            script_keys=self._all_keys, lease=self.lease,
             concurrency=self.concurrency, stats=self.stats,
             inflight=lambda: list(self.acker.inflight.values()),
             running=lambda: len(self._running),
