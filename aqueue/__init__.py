@@ -1,5 +1,6 @@
 """aqueue: an asyncio-native task queue for Python on Redis."""
 
+from aqueue.client import AsyncQueue, QueueCounts
 from aqueue.errors import (
     AqueueError,
     ConnectionFailed,
@@ -12,12 +13,11 @@ from aqueue.errors import (
     SerializationError,
     WorkerCrashed,
 )
-from aqueue.executor import JobInfo, current_job
 from aqueue.job import Job, JobStatus
-from aqueue.queue import AsyncQueue, QueueCounts
 from aqueue.retry import Retry
 from aqueue.serializers import JSONSerializer, PickleSerializer, Serializer
 from aqueue.worker import Worker
+from aqueue.worker.executor import JobInfo, current_job
 
 __all__ = [
     "AqueueError",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from aqueue.retry import Retry
 
 if TYPE_CHECKING:
-    from aqueue.queue import AsyncQueue
+    from aqueue.client.async_queue import AsyncQueue
 
 R = TypeVar("R")
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from aqueue.connection import as_text, connect
 from aqueue.demo import redis_for_demo
+from aqueue.store.connection import as_text, connect
 
 pytestmark = pytest.mark.anyio
 

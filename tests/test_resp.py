@@ -10,8 +10,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from aqueue import AsyncQueue
-from aqueue.connection import connect
-from aqueue.resp import RespConnection
+from aqueue.store.connection import connect
+from aqueue.store.resp import RespConnection
 from tests import tasks
 from tests.redis_servers import RedisServer
 

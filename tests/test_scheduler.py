@@ -8,9 +8,9 @@ import time
 import pytest
 
 from aqueue import AsyncQueue, JobStatus, Worker
-from aqueue.scheduler import Scheduler
-from aqueue.scripts import Scripts
-from aqueue.worker import cancel_and_wait
+from aqueue.store.scripts import Scripts
+from aqueue.worker.scheduler import Scheduler
+from aqueue.worker.worker import cancel_and_wait
 from tests import tasks
 from tests.conftest import WorkerFactory
 

@@ -33,7 +33,7 @@ import redis
 
 from aqueue import AsyncQueue
 from aqueue.job import Job
-from aqueue.keys import QueueKeys
+from aqueue.store.keys import QueueKeys
 from tests.chaos import jobs
 from tests.redis_servers import RedisServer
 

@@ -26,18 +26,18 @@ import anyio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from aqueue.acker import Acker
-from aqueue.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.connection import check_redis_version, connect, describe, max_block, ping
 from aqueue.errors import ConnectionFailed, WorkerCrashed
-from aqueue.executor import Claimed, ExecutionContext, execute, fail, handback
 from aqueue.functions import FunctionRegistry
-from aqueue.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
-from aqueue.keys import QueueKeys
-from aqueue.resp import RespConnection
-from aqueue.scheduler import Scheduler
-from aqueue.scripts import Scripts
 from aqueue.serializers import Serializer, get_serializer
+from aqueue.store.connection import check_redis_version, connect, describe, max_block, ping
+from aqueue.store.keys import QueueKeys
+from aqueue.store.resp import RespConnection
+from aqueue.store.scripts import Scripts
+from aqueue.worker.acker import Acker
+from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.worker.executor import Claimed, ExecutionContext, execute, fail, handback
+from aqueue.worker.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
+from aqueue.worker.scheduler import Scheduler
 
 logger = logging.getLogger("aqueue.worker")
 

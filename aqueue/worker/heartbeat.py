@@ -14,10 +14,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from aqueue import keys
-from aqueue.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.executor import Claimed
-from aqueue.scripts import Scripts
+from aqueue.store import keys
+from aqueue.store.scripts import Scripts
+from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.worker.executor import Claimed
 
 logger = logging.getLogger("aqueue.worker")
 

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from aqueue.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.connection import max_block
-from aqueue.keys import QueueKeys
-from aqueue.scripts import Scripts
+from aqueue.store.connection import max_block
+from aqueue.store.keys import QueueKeys
+from aqueue.store.scripts import Scripts
+from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
 
 logger = logging.getLogger("aqueue.scheduler")
 

@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from aqueue.resp import RespConnection
+from aqueue.store.resp import RespConnection
 
 SCRIPT_NAMES = ("enqueue", "claim", "ack", "renew", "promote", "reap", "requeue_failed",
                 "cancel", "empty", "watch")
@@ -24,7 +24,7 @@ SCRIPT_NAMES = ("enqueue", "claim", "ack", "renew", "promote", "reap", "requeue_
 
 @cache
 def script_source(name: str) -> str:
-    folder = resources.files("aqueue") / "scripts"
+    folder = resources.files("aqueue.store") / "scripts"
     prelude = (folder / "_prelude.lua").read_text()
     return prelude + "\n" + (folder / f"{name}.lua").read_text()
 

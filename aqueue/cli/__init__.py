@@ -13,12 +13,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from redis.asyncio import Redis
 
-from aqueue import keys
-from aqueue.connection import as_text, connect, default_url, ping, redact
+from aqueue.client.async_queue import AsyncQueue
 from aqueue.errors import AqueueError
-from aqueue.executor import busy_job_threads
-from aqueue.queue import AsyncQueue
-from aqueue.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
+from aqueue.store import keys
+from aqueue.store.connection import as_text, connect, default_url, ping, redact
+from aqueue.worker.executor import busy_job_threads
+from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
 
 T = TypeVar("T")
 app = typer.Typer(add_completion=False, no_args_is_help=True,

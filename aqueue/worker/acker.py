@@ -11,10 +11,10 @@ import logging
 import time
 from typing import Any
 
-from aqueue.backoff import TRANSIENT_ERRORS, Backoff, is_request_error
-from aqueue.executor import Ack, Claimed
-from aqueue.heartbeat import WorkerStats
-from aqueue.scripts import Scripts
+from aqueue.store.scripts import Scripts
+from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff, is_request_error
+from aqueue.worker.executor import Ack, Claimed
+from aqueue.worker.heartbeat import WorkerStats
 
 logger = logging.getLogger("aqueue.worker")
 

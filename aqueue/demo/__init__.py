@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from aqueue import demo_tasks
-from aqueue.connection import connect, default_url, ping, redact
+from aqueue.client.async_queue import AsyncQueue
+from aqueue.demo import tasks as demo_tasks
 from aqueue.errors import ConnectionFailed
-from aqueue.queue import AsyncQueue
+from aqueue.store.connection import connect, default_url, ping, redact
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -50,7 +50,7 @@ async def _run(queue: AsyncQueue, url: str, jobs: int, concurrency: int) -> None
     console.print("  90% fetch_page (async, sleeps 1-20 ms), 10% checksum (plain def, thread pool)")
 
     command = [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", url,
-               "--concurrency", str(concurrency), "--import", "aqueue.demo_tasks", "--burst",
+               "--concurrency", str(concurrency), "--import", "aqueue.demo.tasks", "--burst",
                "--log-level", "WARNING"]
     started = time.perf_counter()
     worker = subprocess.Popen(command)

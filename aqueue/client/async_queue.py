@@ -16,7 +16,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aqueue.connection import as_text, connect, describe, max_block
 from aqueue.errors import (
     ConnectionFailed,
     JobCanceled,
@@ -34,10 +33,11 @@ from aqueue.job import (
     JobStatus,
     check_limits,
 )
-from aqueue.keys import QueueKeys
 from aqueue.retry import Retry
-from aqueue.scripts import Scripts
 from aqueue.serializers import Serializer, get_serializer
+from aqueue.store.connection import as_text, connect, describe, max_block
+from aqueue.store.keys import QueueKeys
+from aqueue.store.scripts import Scripts
 
 R = TypeVar("R")
 # What a job may name: a function object or "module.function". Overloads below map an

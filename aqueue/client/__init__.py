@@ -1,0 +1,5 @@
+"""The producer side: queues that enqueue jobs and read them back."""
+
+from aqueue.client.async_queue import AsyncQueue, QueueCounts
+
+__all__ = ["AsyncQueue", "QueueCounts"]

@@ -1,0 +1,1 @@
+"""Everything that talks to Redis: the key layout, connections, and the Lua scripts."""
