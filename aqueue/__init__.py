@@ -1,6 +1,8 @@
 """aqueue: an asyncio-native task queue for Python on Redis."""
 
 from aqueue.client import AsyncQueue, QueueCounts
+from aqueue.client.admin import AsyncAdmin, WorkerInfo
+from aqueue.client.sync_queue import Queue
 from aqueue.errors import (
     AqueueError,
     ConnectionFailed,
@@ -13,7 +15,8 @@ from aqueue.errors import (
     SerializationError,
     WorkerCrashed,
 )
-from aqueue.job import Job, JobStatus
+from aqueue.job import Job, JobRecord, JobStatus, SyncJob
+from aqueue.options import JobOptions
 from aqueue.retry import Retry
 from aqueue.serializers import JSONSerializer, PickleSerializer, Serializer
 from aqueue.worker import Worker
@@ -21,6 +24,7 @@ from aqueue.worker.executor import JobInfo, current_job
 
 __all__ = [
     "AqueueError",
+    "AsyncAdmin",
     "AsyncQueue",
     "ConnectionFailed",
     "FunctionNotAllowed",
@@ -30,16 +34,21 @@ __all__ = [
     "JobExistsError",
     "JobFailed",
     "JobInfo",
+    "JobOptions",
+    "JobRecord",
     "JobStatus",
     "JobTimeout",
     "NoSuchJobError",
     "PickleSerializer",
+    "Queue",
     "QueueCounts",
     "Retry",
     "SerializationError",
     "Serializer",
+    "SyncJob",
     "Worker",
     "WorkerCrashed",
+    "WorkerInfo",
     "current_job",
 ]
 

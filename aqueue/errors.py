@@ -48,3 +48,25 @@ class WorkerCrashed(AqueueError):
 
 class JobCanceled(AqueueError):
     """The job was canceled before it ran."""
+
+
+class JobNotDone(AqueueError):
+    """The job has not ended yet (``Job.outcome()`` on a job still queued or running)."""
+
+
+class QueueClosed(AqueueError):
+    """The queue was closed; open a new one."""
+
+
+class PayloadTooLarge(SerializationError):
+    """A job's serialized arguments exceed the queue's ``max_payload``."""
+
+
+class EnqueueUncertain(ConnectionFailed):
+    """Redis went away after the enqueue was sent, and a resend could not tell whether it
+    arrived: the jobs (``job_ids``) may or may not have been enqueued. Check with
+    ``queue.fetch_job(job_id)`` before enqueueing them again."""
+
+    def __init__(self, message: str, job_ids: list[str]) -> None:
+        super().__init__(message)
+        self.job_ids = job_ids

@@ -1,4 +1,9 @@
-"""The job model: what a job is, and how it reads and writes its Redis hash."""
+"""The job model: what a job is, and how it reads its Redis hash.
+
+``JobRecord`` is a job as stored; ``Job`` (for ``AsyncQueue``) and ``SyncJob`` (for the
+sync ``Queue``) are the same record with the methods that talk to Redis, awaitable or
+blocking. ``RunSpec`` is the worker's lean, strict read of the same hash.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from aqueue.errors import JobCanceled, JobFailed, JobNotDone
+from aqueue.options import (
+    DEFAULT_JOB_TIMEOUT,
+    DEFAULT_RESULT_TTL,
+    KEEP_FOREVER,
+    MAX_TIMEOUT,
+    MAX_TTL,
+)
 from aqueue.retry import Retry
+from aqueue.serializers import Serializer
 
 if TYPE_CHECKING:
     from aqueue.client.async_queue import AsyncQueue
+    from aqueue.client.sync_queue import Queue
 
 R = TypeVar("R")
-
-DEFAULT_JOB_TIMEOUT = 180.0
-DEFAULT_RESULT_TTL = 500
-KEEP_FOREVER = -1
 
 
 class JobStatus(enum.StrEnum):
@@ -37,8 +48,8 @@ _DONE = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED})
 
 
 @dataclass(slots=True)
-class Job(Generic[R]):
-    """A job, as last read from Redis. ``R`` is the function's return type."""
+class JobRecord:
+    """A job, as last read from Redis."""
 
     id: str
     queue_name: str
@@ -57,91 +68,93 @@ class Job(Generic[R]):
     ended_at: float | None = None
     attempts: int = 0
     deliveries: int = 0
+    worker: str | None = None
     raw_result: bytes | None = None
     exc_type: str | None = None
     exc_message: str | None = None
     exc_traceback: str | None = None
-    queue: AsyncQueue | None = field(default=None, repr=False, compare=False)
-    explicit_id: bool = field(default=False, repr=False, compare=False)
-
-    def enqueue_args(self) -> list[bytes | str | float | int]:
-        """The values ``scripts/enqueue.lua`` writes, in its order."""
-        return [
-            self.id, self.scheduled_for or 0, "1" if self.explicit_id else "0", self.func,
-            self.args, self.kwargs, self.timeout, self.result_ttl, self.failure_ttl,
-            self.enqueued_at, self.retry.to_json() if self.retry else "", self.description,
-        ]
 
     @classmethod
-    def from_hash(
-        cls, job_id: str, queue_name: str, data: Mapping[bytes, bytes],
-        queue: AsyncQueue | None = None,
-    ) -> Job[Any]:
-        """Build a job from its hash, for inspection: unreadable fields are left at their
-        defaults, so that a garbage job that failed can still be looked at. (The worker
-        reads jobs strictly, with ``RunSpec``.)"""
-        def text(name: str, default: str | None = None) -> str | None:
+    def fields_from_hash(cls, job_id: str, queue_name: str,
+                         data: Mapping[bytes, bytes]) -> dict[str, Any]:
+        """The record's fields from its hash, for inspection: unreadable fields are left at
+        their defaults, so that a garbage job that failed can still be looked at."""
+        def text(name: str) -> str | None:
             value = data.get(name.encode())
-            return value.decode("utf-8", "replace") if value is not None else default
+            return value.decode("utf-8", "replace") if value is not None else None
 
         def number(name: str) -> float | None:
-            value = data.get(name.encode())
-            if value is None:
-                return None
             try:
-                return float(value)
-            except ValueError:
+                return float(data[name.encode()])
+            except (KeyError, ValueError):
                 return None
 
-        status_text = text("status") or JobStatus.QUEUED.value
         try:
-            status = JobStatus(status_text)
+            status = JobStatus(text("status") or JobStatus.QUEUED.value)
         except ValueError:
             status = JobStatus.FAILED
-        retry_raw = data.get(b"retry")
         try:
-            retry = Retry.from_json(retry_raw) if retry_raw else None
+            retry = Retry.from_json(data[b"retry"]) if data.get(b"retry") else None
         except (ValueError, KeyError, TypeError):
             retry = None
-        timeout = number("timeout")
-        result_ttl = number("result_ttl")
-        failure_ttl = number("failure_ttl")
-        return cls(
-            id=job_id,
-            queue_name=queue_name,
-            func=text("func") or "",
-            status=status,
-            args=data.get(b"args", b"[]"),
-            kwargs=data.get(b"kwargs", b"{}"),
-            timeout=DEFAULT_JOB_TIMEOUT if timeout is None else timeout,
-            result_ttl=DEFAULT_RESULT_TTL if result_ttl is None else int(result_ttl),
-            failure_ttl=KEEP_FOREVER if failure_ttl is None else int(failure_ttl),
-            retry=retry,
-            description=text("description", "") or "",
-            enqueued_at=number("enqueued_at") or 0.0,
-            scheduled_for=number("scheduled_for"),
-            started_at=number("started_at"),
-            ended_at=number("ended_at"),
-            attempts=int(number("attempts") or 0),
-            deliveries=int(number("deliveries") or 0),
-            raw_result=data.get(b"result"),
-            exc_type=text("exc_type"),
-            exc_message=text("exc_message"),
-            exc_traceback=text("exc_traceback"),
-            queue=queue,
-        )
+        timeout, result_ttl, failure_ttl = (number(n) for n in
+                                            ("timeout", "result_ttl", "failure_ttl"))
+        token = text("token")
+        return {
+            "id": job_id, "queue_name": queue_name, "func": text("func") or "",
+            "status": status, "args": data.get(b"args", b"[]"),
+            "kwargs": data.get(b"kwargs", b"{}"),
+            "timeout": DEFAULT_JOB_TIMEOUT if timeout is None else timeout,
+            "result_ttl": DEFAULT_RESULT_TTL if result_ttl is None else int(result_ttl),
+            "failure_ttl": KEEP_FOREVER if failure_ttl is None else int(failure_ttl),
+            "retry": retry, "description": text("description") or "",
+            "enqueued_at": number("enqueued_at") or 0.0,
+            "scheduled_for": number("scheduled_for"), "started_at": number("started_at"),
+            "ended_at": number("ended_at"), "attempts": int(number("attempts") or 0),
+            "deliveries": int(number("deliveries") or 0),
+            "worker": token.rsplit(".", 2)[0] if token else None,
+            "raw_result": data.get(b"result"), "exc_type": text("exc_type"),
+            "exc_message": text("exc_message"), "exc_traceback": text("exc_traceback"),
+        }
+
+    def decode_outcome(self, serializer: Serializer) -> Any:
+        """The ended job's result, or the exception its end stands for."""
+        if self.status is JobStatus.FAILED:
+            raise JobFailed(self.id, self.exc_type or "Error", self.exc_message or "",
+                            self.exc_traceback or "")
+        if self.status is JobStatus.CANCELED:
+            raise JobCanceled(f"job {self.id} was canceled")
+        if not self.status.is_done:
+            raise JobNotDone(f"job {self.id} has not ended: it is {self.status}")
+        if self.raw_result is None:
+            return None
+        return serializer.loads(self.raw_result)
+
+
+@dataclass(slots=True)
+class Job(JobRecord, Generic[R]):
+    """A job of an ``AsyncQueue``. ``R`` is the function's return type."""
+
+    queue: AsyncQueue | None = field(default=None, repr=False, compare=False)
+    draft: Any = field(default=None, repr=False, compare=False)  # set until enqueued
 
     def _bound(self) -> AsyncQueue:
         if self.queue is None:
             raise RuntimeError("this Job is not attached to a queue; use queue.fetch_job()")
         return self.queue
 
+    def outcome(self) -> R:
+        """Without waiting: the result if the job had ended when it was read; raises
+        ``JobFailed`` or ``JobCanceled`` for those ends, ``JobNotDone`` if it had not ended
+        (``refresh()`` reads it again)."""
+        value: R = self.decode_outcome(self._bound().serializer)
+        return value
+
     async def refresh(self) -> None:
         """Reload every field from Redis."""
         fresh = await self._bound().fetch_job(self.id)
-        for name in self.__slots__:
-            if name not in ("queue", "explicit_id"):
-                setattr(self, name, getattr(fresh, name))
+        for name in JobRecord.__slots__:
+            setattr(self, name, getattr(fresh, name))
 
     async def get_status(self) -> JobStatus:
         """The job's current status in Redis."""
@@ -162,8 +175,40 @@ class Job(Generic[R]):
         return await self._bound().cancel(self.id)
 
 
-MAX_TTL = 10 * 365 * 24 * 3600  # far beyond any sensible TTL, far within Redis's EXPIRE range
-MAX_TIMEOUT = 365 * 24 * 3600.0
+@dataclass(slots=True)
+class SyncJob(JobRecord, Generic[R]):
+    """A job of a sync ``Queue``: the same record, with blocking methods."""
+
+    queue: Queue | None = field(default=None, repr=False, compare=False)
+    draft: Any = field(default=None, repr=False, compare=False)
+
+    def _bound(self) -> Queue:
+        if self.queue is None:
+            raise RuntimeError("this job is not attached to a queue; use queue.fetch_job()")
+        return self.queue
+
+    def outcome(self) -> R:
+        """See ``Job.outcome``."""
+        value: R = self.decode_outcome(self._bound().serializer)
+        return value
+
+    def refresh(self) -> None:
+        fresh = self._bound().fetch_job(self.id)
+        for name in JobRecord.__slots__:
+            setattr(self, name, getattr(fresh, name))
+
+    def get_status(self) -> JobStatus:
+        self.status = self._bound().get_status(self.id)
+        return self.status
+
+    def result(self, timeout: float | None = None) -> R:
+        """Block until the job ends; see ``Job.result``."""
+        value: R = self._bound().wait_for_result(self.id, timeout)
+        return value
+
+    def cancel(self) -> bool:
+        canceled: bool = self._bound().cancel(self.id)
+        return canceled
 
 
 def check_limits(timeout: float, result_ttl: int, failure_ttl: int) -> None:
@@ -233,5 +278,5 @@ class RunSpec:
 def _parse_retry(raw: bytes) -> Retry:
     try:
         return Retry.from_json(raw)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"job field 'retry' is not a retry policy: {exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("job field 'retry' is not a retry policy") from None

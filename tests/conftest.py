@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from aqueue import AsyncQueue, Worker
 from tests import tasks
@@ -34,6 +35,14 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A plain redis-py client on the test's server, to look at Redis behind aqueue's back."""
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

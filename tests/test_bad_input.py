@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio import Redis
 
 from aqueue import AsyncQueue, JobFailed, JobStatus, PickleSerializer
 from tests import tasks
@@ -11,10 +12,11 @@ from tests.conftest import BurstRunner
 pytestmark = pytest.mark.anyio
 
 
-async def inject(queue: AsyncQueue, job_id: str, fields: dict[str, str | bytes]) -> None:
+async def inject(redis: Redis, queue: AsyncQueue, job_id: str, fields: dict[str, str | bytes]
+                 ) -> None:
     if fields:
-        await queue.redis.hset(queue.keys.job(job_id), mapping=fields)  # type: ignore[arg-type]
-    await queue.redis.rpush(queue.keys.queued, job_id)
+        await redis.hset(queue.keys.job(job_id), mapping=fields)  # type: ignore[arg-type]
+    await redis.rpush(queue.keys.queued, job_id)
 
 
 async def error_of(queue: AsyncQueue, job_id: str) -> tuple[str, str]:
@@ -24,11 +26,12 @@ async def error_of(queue: AsyncQueue, job_id: str) -> tuple[str, str]:
 
 
 async def test_bad_jobs_fail_and_good_jobs_around_them_finish(
-    queue: AsyncQueue, run_burst: BurstRunner
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
 ) -> None:
     good_before = await queue.enqueue(tasks.add, 1, 2)
-    await inject(queue, "garbage", {"junk": "\x00\xff"})
-    await inject(queue, "bad-json", {"func": "tests.tasks.add", "args": "[1,", "kwargs": "{}"})
+    await inject(redis, queue, "garbage", {"junk": "\x00\xff"})
+    await inject(redis, queue, "bad-json",
+                 {"func": "tests.tasks.add", "args": "[1,", "kwargs": "{}"})
     good_after = await queue.enqueue(tasks.add, 3, 4)
     worker = await run_burst(queue.name)
     assert await good_before.result(timeout=1) == 3
@@ -38,9 +41,9 @@ async def test_bad_jobs_fail_and_good_jobs_around_them_finish(
 
 
 async def test_a_hash_without_a_function_fails_as_invalid(
-    queue: AsyncQueue, run_burst: BurstRunner
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
 ) -> None:
-    await inject(queue, "no-func", {"args": "[]"})
+    await inject(redis, queue, "no-func", {"args": "[]"})
     await run_burst(queue.name)
     exc_type, message = await error_of(queue, "no-func")
     assert exc_type == "InvalidJob"
@@ -48,18 +51,19 @@ async def test_a_hash_without_a_function_fails_as_invalid(
 
 
 async def test_an_id_without_a_hash_fails_as_invalid(
-    queue: AsyncQueue, run_burst: BurstRunner
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
 ) -> None:
-    await inject(queue, "ghost", {})
+    await inject(redis, queue, "ghost", {})
     await run_burst(queue.name)
     assert (await error_of(queue, "ghost"))[0] == "InvalidJob"
     assert await queue.failed_job_ids() == ["ghost"]
 
 
 async def test_undecodable_arguments_fail_with_the_decoder_error(
-    queue: AsyncQueue, run_burst: BurstRunner
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
 ) -> None:
-    await inject(queue, "bad-args", {"func": "tests.tasks.add", "args": "[1,", "kwargs": "{}"})
+    await inject(redis, queue, "bad-args",
+                 {"func": "tests.tasks.add", "args": "[1,", "kwargs": "{}"})
     await run_burst(queue.name)
     exc_type, message = await error_of(queue, "bad-args")
     assert exc_type == "InvalidPayload"
@@ -67,17 +71,18 @@ async def test_undecodable_arguments_fail_with_the_decoder_error(
 
 
 async def test_arguments_of_the_wrong_shape_fail(
-    queue: AsyncQueue, run_burst: BurstRunner
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
 ) -> None:
-    await inject(queue, "shape", {"func": "tests.tasks.add", "args": '{"a":1}', "kwargs": "[]"})
+    await inject(redis, queue, "shape",
+                 {"func": "tests.tasks.add", "args": '{"a":1}', "kwargs": "[]"})
     await run_burst(queue.name)
     assert "expected a list and a dict" in (await error_of(queue, "shape"))[1]
 
 
 async def test_a_non_numeric_timeout_fails_naming_the_field(
-    queue: AsyncQueue, run_burst: BurstRunner
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
 ) -> None:
-    await inject(queue, "t", {"func": "tests.tasks.add", "args": "[1,2]", "timeout": "soon"})
+    await inject(redis, queue, "t", {"func": "tests.tasks.add", "args": "[1,2]", "timeout": "soon"})
     await run_burst(queue.name)
     assert "job field 'timeout' is not a number" in (await error_of(queue, "t"))[1]
 

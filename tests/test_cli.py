@@ -10,6 +10,7 @@ import time
 
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from aqueue import AsyncQueue, JobFailed, JobStatus
 from tests import tasks
@@ -66,8 +67,10 @@ def test_a_wrong_url_gives_one_clear_line() -> None:
 def test_a_url_that_is_not_redis_gives_one_clear_line() -> None:
     done = aqueue("info", "--url", "http://localhost")
     assert done.returncode == 1
-    assert done.stderr.strip() == ("error: 'http://localhost' is not a Redis URL: expected "
-                                   "redis://HOST:PORT/DB, rediss://... or unix:///path/to/socket")
+    assert done.stderr.strip() == (
+        "error: 'http://localhost' is not a Redis URL: expected redis://HOST:PORT/DB, "
+        "rediss://..., unix:///path/to/socket, redis+sentinel://HOST:PORT[,HOST:PORT]/SERVICE "
+        "or redis+cluster://HOST:PORT[,HOST:PORT]")
 
 
 def test_an_unimportable_module_is_named() -> None:
@@ -122,19 +125,19 @@ async def test_requeue_by_id_requeues_only_that_job(queue: AsyncQueue, redis_url
     assert await queue.failed_job_ids() == [first.id]
 
 
-async def test_empty_drops_queued_jobs(queue: AsyncQueue, redis_url: str) -> None:
+async def test_empty_drops_queued_jobs(queue: AsyncQueue, redis_url: str, redis: Redis) -> None:
     job = await queue.enqueue(tasks.add, 1, 1)
     await queue.enqueue_many([queue.prepare(tasks.add, i, i) for i in range(1500)])
     done = aqueue("empty", queue.name, "--url", redis_url)
     assert done.stdout.strip() == f"dropped 1501 job(s) from {queue.name}"
     assert (await queue.counts()).queued == 0
-    assert not await queue.redis.exists(queue.keys.job(job.id))
+    assert not await redis.exists(queue.keys.job(job.id))
 
 
 def wait_until_registered(redis_url: str, count: int = 1) -> None:
     with redis.Redis.from_url(redis_url) as client:
         for _ in range(400):
-            if client.zcard("aq:workers") >= count:
+            if client.zcard("aq:{aq}:workers") >= count:
                 return
             time.sleep(0.025)
     raise AssertionError("the worker did not register within 10 s")

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from aqueue.demo import redis_for_demo
-from aqueue.store.connection import as_text, connect
+from aqueue.store.store import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def test_demo_starts_a_private_redis_when_none_answers(
     monkeypatch.setenv("AQUEUE_URL", "redis://127.0.0.1:1/0")
     async with redis_for_demo(None) as url:
         assert url != "redis://127.0.0.1:1/0"
-        redis = connect(url)
-        info = await redis.info("server")
-        await redis.aclose()
-        assert as_text(info["tcp_port"]) == url.split(":")[2].split("/")[0]
+        store = Store.open(url)
+        info = await store.call("INFO", "server")
+        await store.close()
+        assert f"tcp_port:{url.split(':')[2].split('/')[0]}".encode() in info

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from aqueue import (
     AsyncQueue,
@@ -28,9 +29,9 @@ def commandstats(url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
 
-async def test_enqueue_writes_a_hash_readable_with_hgetall(queue: AsyncQueue) -> None:
+async def test_enqueue_writes_a_hash_readable_with_hgetall(queue: AsyncQueue, redis: Redis) -> None:
     job = await queue.enqueue(tasks.add, 1, b=2, description="adding")
-    data = await queue.redis.hgetall(queue.keys.job(job.id))
+    data = await redis.hgetall(queue.keys.job(job.id))
     assert data[b"func"] == b"tests.tasks.add"
     assert data[b"args"] == b"[1]"
     assert data[b"kwargs"] == b'{"b":2}'
@@ -54,7 +55,7 @@ async def test_enqueue_is_one_script_call(queue: AsyncQueue, redis_url: str) -> 
 
 
 async def test_options_are_stored_on_the_job(queue: AsyncQueue) -> None:
-    job = await queue.enqueue(tasks.add, user_id=123, amount=99.9, job_timeout=60,
+    job = await queue.enqueue(tasks.echo, user_id=123, amount=99.9, job_timeout=60,
                               retry=Retry(max=3, interval=[10, 30, 60]), result_ttl=3600,
                               failure_ttl=86400)
     stored = await queue.fetch_job(job.id)
@@ -102,22 +103,26 @@ async def test_explicit_job_id_cannot_be_enqueued_twice_while_pending(queue: Asy
     assert await queue.queued_job_ids() == ["invoice-42"]
 
 
-async def test_enqueue_in_schedules_the_job(queue: AsyncQueue) -> None:
+async def test_enqueue_in_schedules_the_job(queue: AsyncQueue, redis: Redis) -> None:
     before = time.time()
     job = await queue.enqueue_in(timedelta(minutes=5), tasks.add, 1, 2)
     assert await job.get_status() is JobStatus.SCHEDULED
-    score = await queue.redis.zscore(queue.keys.scheduled, job.id)
+    score = await redis.zscore(queue.keys.scheduled, job.id)
     assert score is not None and before + 300 <= score <= time.time() + 300
     assert await queue.queued_job_ids() == []
 
 
-async def test_enqueue_at_accepts_aware_and_naive_utc_datetimes(queue: AsyncQueue) -> None:
+async def test_enqueue_at_schedules_at_an_aware_datetime(queue: AsyncQueue, redis: Redis) -> None:
     when = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     aware = await queue.enqueue_at(when, tasks.add, 1, 2, job_timeout=5)
-    naive = await queue.enqueue_at(when.replace(tzinfo=None), tasks.add, 1, 2)
-    assert await queue.redis.zscore(queue.keys.scheduled, aware.id) == when.timestamp()
-    assert await queue.redis.zscore(queue.keys.scheduled, naive.id) == when.timestamp()
+    assert await redis.zscore(queue.keys.scheduled, aware.id) == when.timestamp()
     assert (await queue.fetch_job(aware.id)).timeout == 5
+
+
+async def test_enqueue_at_refuses_a_naive_datetime(queue: AsyncQueue) -> None:
+    with pytest.raises(TypeError, match="needs an aware datetime"):
+        await queue.enqueue_at(datetime(2030, 1, 1, 12, 0), tasks.add, 1, 2)
+    assert (await queue.counts()).scheduled == 0
 
 
 async def test_enqueue_many_writes_one_script_call_per_batch(

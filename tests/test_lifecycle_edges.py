@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from aqueue import AsyncQueue, ConnectionFailed, JobFailed, JobStatus, Retry, Worker
 from tests import tasks
@@ -48,11 +49,11 @@ async def test_a_requeued_job_does_not_wake_new_waiters_early(
         await waiter
     await queue.requeue_failed(job.id)
     with redis.Redis.from_url(redis_url) as client:
-        before = client.info("commandstats").get("cmdstat_blmove", {}).get("calls", 0)
+        before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
         with pytest.raises(TimeoutError):
             await job.result(timeout=0.5)
-        after = client.info("commandstats")["cmdstat_blmove"]["calls"]
-    assert after - before == 1
+        after = client.info("commandstats")["cmdstat_evalsha"]["calls"]
+    assert after - before == 1  # one look at the job, no wake-up from its earlier end
 
 
 async def test_a_job_raising_cancelled_error_fails_instead_of_looping(
@@ -79,7 +80,9 @@ async def test_stopping_now_hands_jobs_back_without_false_lease_warnings(
     assert sorted(await queue.queued_job_ids()) == sorted(j.id for j in jobs)
 
 
-async def test_every_claim_gets_a_new_token(queue: AsyncQueue, redis_url: str) -> None:
+async def test_every_claim_gets_a_new_token(
+    queue: AsyncQueue, redis_url: str, redis: Redis
+) -> None:
     job = await queue.enqueue(tasks.sleep_forever, "t")
     tokens = []
     for _ in range(2):
@@ -88,24 +91,25 @@ async def test_every_claim_gets_a_new_token(queue: AsyncQueue, redis_url: str) -
         run = asyncio.create_task(worker.run(install_signal_handlers=False))
         while await job.get_status() is not JobStatus.STARTED:
             await asyncio.sleep(0.01)
-        tokens.append(await queue.redis.hget(queue.keys.job(job.id), "token"))
+        tokens.append(await redis.hget(queue.keys.job(job.id), "token"))
         worker.stop()
         await asyncio.wait_for(run, 10)
     assert tokens[0] != tokens[1]
 
 
 async def test_a_worker_does_not_renew_a_lease_it_lost(
-    queue: AsyncQueue, running_worker: WorkerFactory, caplog: pytest.LogCaptureFixture
+    queue: AsyncQueue, running_worker: WorkerFactory, caplog: pytest.LogCaptureFixture,
+    redis: Redis,
 ) -> None:
     job = await queue.enqueue(tasks.sleep_forever, "lost")
     async with running_worker(queue.name, lease=3, grace=0) as worker:
         while await job.get_status() is not JobStatus.STARTED:
             await asyncio.sleep(0.01)
         # as if the job had been reaped and claimed by another worker
-        await queue.redis.hset(queue.keys.job(job.id), "token", "another-worker:1")
-        lease_before = await queue.redis.zscore(queue.keys.started, job.id)
+        await redis.hset(queue.keys.job(job.id), "token", "another-worker:1")
+        lease_before = await redis.zscore(queue.keys.started, job.id)
         await asyncio.sleep(1.5)  # more than a heartbeat (lease / 3)
-        lease_after = await queue.redis.zscore(queue.keys.started, job.id)
+        lease_after = await redis.zscore(queue.keys.started, job.id)
     assert lease_after == lease_before
     assert any("lease lost" in r.message for r in caplog.records)
     assert worker.stats.rejected == 1  # its hand-back at shutdown is refused too
@@ -128,10 +132,12 @@ async def test_enqueue_at_the_epoch_means_now(queue: AsyncQueue) -> None:
     assert await job.get_status() is JobStatus.QUEUED
 
 
-async def test_failure_ttl_zero_keeps_nothing(queue: AsyncQueue, run_burst: BurstRunner) -> None:
+async def test_failure_ttl_zero_keeps_nothing(
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis
+) -> None:
     job = await queue.enqueue(tasks.fail, "gone", failure_ttl=0)
     await run_burst(queue.name)
-    assert not await queue.redis.exists(queue.keys.job(job.id))
+    assert not await redis.exists(queue.keys.job(job.id))
     assert await queue.failed_job_ids() == []
 
 
@@ -144,23 +150,21 @@ async def test_inspection_calls_raise_connection_failed_when_redis_is_down() -> 
 
 
 async def test_a_worker_survives_redis_refusing_writes(
-    queue: AsyncQueue, running_worker: WorkerFactory, redis_url: str
-) -> None:
+    queue: AsyncQueue, running_worker: WorkerFactory, redis_url: str, redis: Redis) -> None:
     job = await queue.enqueue(tasks.sleep_and_count, 0.3)
     async with running_worker(queue.name):
         while await job.get_status() is not JobStatus.STARTED:
             await asyncio.sleep(0.01)
-        await queue.redis.config_set("maxmemory", "1")  # every write now fails with OOM
+        await redis.config_set("maxmemory", "1")  # every write now fails with OOM
         await asyncio.sleep(0.8)
-        await queue.redis.config_set("maxmemory", "0")
+        await redis.config_set("maxmemory", "0")
         await job.result(timeout=10)
     assert await job.get_status() is JobStatus.FINISHED
 
 
 async def test_current_job_counts_deliveries_after_a_lost_worker(
-    queue: AsyncQueue, run_burst: BurstRunner
-) -> None:
+    queue: AsyncQueue, run_burst: BurstRunner, redis: Redis) -> None:
     job = await queue.enqueue("tests.tasks.whoami_delivery")
-    await queue.redis.hset(queue.keys.job(job.id), "deliveries", 1)  # a worker died running it
+    await redis.hset(queue.keys.job(job.id), "deliveries", 1)  # a worker died running it
     await run_burst(queue.name)
     assert await job.result(timeout=1) == 2

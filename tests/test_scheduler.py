@@ -6,11 +6,10 @@ import asyncio
 import time
 
 import pytest
+from redis.asyncio import Redis
 
 from aqueue import AsyncQueue, JobStatus, Worker
-from aqueue.store.scripts import Scripts
-from aqueue.worker.scheduler import Scheduler
-from aqueue.worker.worker import cancel_and_wait
+from aqueue.plugins.base import PluginContext
 from tests import tasks
 from tests.conftest import WorkerFactory
 
@@ -37,32 +36,26 @@ async def test_a_job_due_sooner_wakes_a_sleeping_scheduler(
         await asyncio.sleep(0.2)  # the scheduler now sleeps until the reap interval
         soon = await queue.enqueue_in(0.2, tasks.add, 1, 1)
         assert await soon.result(timeout=3) == 2
-        assert worker.scheduler.promoted == 1
+        assert worker.promoter.promoted == 1
 
 
-async def test_the_scheduler_sleeps_between_due_times_instead_of_polling(
-    queue: AsyncQueue, redis_url: str
+async def test_the_promoter_sleeps_between_due_times_instead_of_polling(
+    queue: AsyncQueue, redis_url: str, redis: Redis
 ) -> None:
     await queue.enqueue_in(3600, tasks.add, 0, 0)
-    worker = Worker([queue.name], url=redis_url, imports=["tests.tasks"], lease=30)
-    scripts = Scripts(worker.redis)
-    scheduler = Scheduler(worker.redis, scripts, worker.queues, reap_interval=5,
-                          max_deliveries=3)
-    calls = 0
-    original = scheduler.promote
+    await redis.delete(queue.keys.wake)  # the enqueue's nudge, acted on at start anyway
+    async with Worker([queue.name], url=redis_url, imports=["tests.tasks"], lease=30) as worker:
+        promotes = 0
+        original = worker.promoter.promote
 
-    async def counting_promote(now: float) -> float | None:
-        nonlocal calls
-        calls += 1
-        return await original(now)
+        async def counting_promote(context: PluginContext) -> float:
+            nonlocal promotes
+            promotes += 1
+            return await original(context)
 
-    scheduler.promote = counting_promote  # type: ignore[method-assign]
-    await worker.redis.delete(queue.keys.wake)  # the enqueue's nudge, already acted on here
-    task = asyncio.create_task(scheduler.run())
-    await asyncio.sleep(1.5)
-    await cancel_and_wait([task])
-    await worker.redis.aclose()
-    assert calls == 1
+        worker.promoter.promote = counting_promote  # type: ignore[method-assign]
+        await asyncio.sleep(1.5)
+    assert promotes == 0  # it sleeps until the job due in an hour (or a nudge)
 
 
 async def test_many_schedulers_promote_each_job_exactly_once(
@@ -75,7 +68,7 @@ async def test_many_schedulers_promote_each_job_exactly_once(
     await asyncio.wait_for(
         asyncio.gather(*(w.run(install_signal_handlers=False) for w in workers)), 20)
     assert sorted(tasks.calls) == sorted(f"job-{i}" for i in range(200))
-    assert sum(w.scheduler.promoted for w in workers) == 200
+    assert sum(w.promoter.promoted for w in workers) == 200
     for job in jobs:
         assert await job.get_status() is JobStatus.FINISHED
 

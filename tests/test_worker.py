@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from redis.asyncio import Redis
 
 from aqueue import AsyncQueue, JobFailed, JobStatus, Retry, Worker
 from tests import tasks
@@ -36,12 +37,11 @@ async def test_runs_a_plain_function_in_a_worker_thread(
 
 
 async def test_finished_job_expires_after_its_result_ttl(
-    queue: AsyncQueue, running_worker: WorkerFactory
-) -> None:
+    queue: AsyncQueue, running_worker: WorkerFactory, redis: Redis) -> None:
     job = await queue.enqueue(tasks.add, 1, 1, result_ttl=100)
     async with running_worker(queue.name):
         await job.result(timeout=5)
-    ttl = await queue.redis.ttl(queue.keys.job(job.id))
+    ttl = await redis.ttl(queue.keys.job(job.id))
     assert 90 <= ttl <= 100
 
 
@@ -102,23 +102,21 @@ async def test_failure_carries_type_message_and_traceback(
 
 
 async def test_failed_jobs_are_kept_until_requeued_by_default(
-    queue: AsyncQueue, running_worker: WorkerFactory
-) -> None:
+    queue: AsyncQueue, running_worker: WorkerFactory, redis: Redis) -> None:
     job = await queue.enqueue(tasks.fail, "x")
     async with running_worker(queue.name):
         with pytest.raises(JobFailed):
             await job.result(timeout=5)
-    assert await queue.redis.ttl(queue.keys.job(job.id)) == -1
+    assert await redis.ttl(queue.keys.job(job.id)) == -1
 
 
 async def test_failure_ttl_expires_the_failed_job(
-    queue: AsyncQueue, running_worker: WorkerFactory
-) -> None:
+    queue: AsyncQueue, running_worker: WorkerFactory, redis: Redis) -> None:
     job = await queue.enqueue(tasks.fail, "x", failure_ttl=60)
     async with running_worker(queue.name):
         with pytest.raises(JobFailed):
             await job.result(timeout=5)
-    assert 50 <= await queue.redis.ttl(queue.keys.job(job.id)) <= 60
+    assert 50 <= await redis.ttl(queue.keys.job(job.id)) <= 60
 
 
 async def test_a_failing_job_is_retried_up_to_max_then_fails(
@@ -142,8 +140,7 @@ async def test_a_retried_job_that_then_succeeds_finishes(
 
 
 async def test_a_retry_waits_its_interval_in_the_scheduled_set(
-    queue: AsyncQueue, running_worker: WorkerFactory
-) -> None:
+    queue: AsyncQueue, running_worker: WorkerFactory, redis: Redis) -> None:
     job = await queue.enqueue(tasks.fail_times, "c", 1, retry=Retry(max=1, interval=30))
     async with running_worker(queue.name):
         for _ in range(100):
@@ -153,7 +150,7 @@ async def test_a_retry_waits_its_interval_in_the_scheduled_set(
     stored = await queue.fetch_job(job.id)
     assert stored.status is JobStatus.SCHEDULED
     assert stored.exc_message == "attempt 1 failed"
-    due = await queue.redis.zscore(queue.keys.scheduled, job.id)
+    due = await redis.zscore(queue.keys.scheduled, job.id)
     assert due is not None and 25 < due - time.time() <= 30
 
 
@@ -192,8 +189,7 @@ async def test_graceful_stop_lets_running_jobs_finish(
 
 
 async def test_jobs_still_running_after_the_grace_period_go_back_to_the_queue(
-    queue: AsyncQueue, redis_url: str
-) -> None:
+    queue: AsyncQueue, redis_url: str, redis: Redis) -> None:
     job = await queue.enqueue(tasks.sleep_forever, "held")
     worker = Worker([queue.name], url=redis_url, imports=["tests.tasks"], grace=0.2)
     run = asyncio.create_task(worker.run(install_signal_handlers=False))
@@ -205,7 +201,7 @@ async def test_jobs_still_running_after_the_grace_period_go_back_to_the_queue(
     assert stored.status is JobStatus.QUEUED
     assert stored.deliveries == 0
     assert await queue.queued_job_ids() == [job.id]
-    assert await queue.redis.zcard(queue.keys.started) == 0
+    assert await redis.zcard(queue.keys.started) == 0
     assert tasks.cancelled == ["held"]
 
 

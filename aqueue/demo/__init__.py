@@ -20,7 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from aqueue.client.async_queue import AsyncQueue
 from aqueue.demo import tasks as demo_tasks
 from aqueue.errors import ConnectionFailed
-from aqueue.store.connection import connect, default_url, ping, redact
+from aqueue.store.server import ping
+from aqueue.store.store import Store
+from aqueue.store.urls import default_url, redact
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -77,23 +79,31 @@ async def _run(queue: AsyncQueue, url: str, jobs: int, concurrency: int) -> None
     console.print(f"[bold green]{counts.finished:,} finished[/], {counts.failed} failed in "
                   f"{elapsed:.2f} s: [bold]{counts.finished / elapsed:,.0f} jobs/s[/] with one "
                   f"worker process at concurrency {concurrency}")
-    console.print(f"  e.g. job {sample.id}: {sample.func} -> {queue.decode_outcome(sample)!r}")
+    console.print(f"  e.g. job {sample.id}: {sample.func} -> {sample.outcome()!r}")
     if counts.finished + counts.failed != jobs:
         raise SystemExit(f"demo: only {counts.finished + counts.failed} of {jobs} jobs ended")
 
 
 async def _delete_queue(queue: AsyncQueue) -> None:
-    async for key in queue.redis.scan_iter(match=f"aq:{{{queue.name}}}:*", count=1000):
-        await queue.redis.unlink(key)
+    store = queue.store
+    cursor = b"0"
+    while True:
+        cursor, batch = await store.call("SCAN", cursor, "MATCH", f"aq:{{{queue.name}}}:*",
+                                         "COUNT", 1000, key=queue.keys.queued)
+        if batch:
+            await store.call("UNLINK", *batch, key=queue.keys.queued)
+        if cursor == b"0":
+            break
+    await store.call("SREM", "aq:{aq}:queues", queue.name, key="aq:{aq}:queues")
 
 
 @contextlib.asynccontextmanager
 async def redis_for_demo(url: str | None) -> AsyncIterator[str]:
     """The given Redis, else the default one if it answers, else a private redis-server."""
     candidate = url or default_url()
-    redis = connect(candidate)
+    store = Store.open(candidate)
     try:
-        await ping(redis, candidate)
+        await ping(store)
         reachable = True
     except ConnectionFailed as exc:
         if url:
@@ -101,7 +111,7 @@ async def redis_for_demo(url: str | None) -> AsyncIterator[str]:
         reachable = False
         console.print(f"{exc}; starting a private redis-server")
     finally:
-        await redis.aclose()
+        await store.close()
     if reachable:
         yield candidate
         return
@@ -135,15 +145,15 @@ def _free_port() -> int:
 async def _wait_until_up(url: str) -> None:
     deadline = time.monotonic() + 10
     while True:
-        redis = connect(url)
+        store = Store.open(url)
         try:
-            await ping(redis, url)
+            await ping(store)
             return
         except ConnectionFailed:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.05)
         finally:
-            await redis.aclose()
+            await store.close()
 
 

@@ -1,29 +1,37 @@
 """The Redis key layout, in one place.
 
 Every key of one queue carries the queue name as a hash tag (``{name}``), so all of a
-queue's keys hash to one Redis Cluster slot and a script may touch any of them.
+queue's keys hash to one Redis Cluster slot and a script may touch any of them. What
+spans queues (the worker registry, the list of known queues) lives in one control slot
+of its own, ``{aq}``, and is never touched by the same script as a queue's keys.
 
-==========================  ===========  ==================================================
-key                         type         holds
-==========================  ===========  ==================================================
-``aq:{Q}:queued``           List         ids of jobs ready to run, next first (jobs handed
-                                         back by a stopping or dead worker go in front)
-``aq:{Q}:job:<id>``         Hash         one job: function, arguments, status, timestamps,
-                                         attempts, result or error (expires after its TTL)
-``aq:{Q}:job:<id>:invalid`` any          a value found at a job's key that was not a hash,
-                                         moved aside by the claim script
-``aq:{Q}:started``          Sorted set   ids of running jobs, scored by lease deadline
-``aq:{Q}:scheduled``        Sorted set   ids of delayed and retrying jobs, scored by due time
-``aq:{Q}:failed``           Sorted set   ids of failed jobs, scored by when they expire
-                                         (``+inf``: kept until requeued or deleted)
-``aq:{Q}:stats``            Hash         counters: ``finished``, ``failed``,
-                                         ``retry``, ``requeue``
-``aq:{Q}:marker``           Sorted set   one member while jobs are queued; workers block on it
-``aq:{Q}:wake``             List         a nudge for schedulers when a job is due sooner
-``aq:{Q}:done:<id>``        List         a nudge for ``Job.result()`` waiters (short TTL)
-``aq:workers``              Sorted set   worker names scored by heartbeat expiry
-``aq:worker:<name>``        Hash         one worker's info, expires with its heartbeat
-==========================  ===========  ==================================================
+==============================  ===========  ==============================================
+key                             type         holds
+==============================  ===========  ==============================================
+``aq:{Q}:queued``               List         ids of jobs ready to run, next first (jobs
+                                             handed back by a stopping or dead worker go in
+                                             front)
+``aq:{Q}:job:<id>``             Hash         one job: function, arguments, status,
+                                             timestamps, attempts, result or error
+``aq:{Q}:job:<id>:invalid``     any          a value found at a job's key that was not a
+                                             hash, moved aside by the claim script
+``aq:{Q}:started``              Sorted set   ids of running jobs, scored by lease deadline
+``aq:{Q}:scheduled``            Sorted set   ids of delayed and retrying jobs, by due time
+``aq:{Q}:failed``               Sorted set   ids of failed jobs, scored by when they expire
+                                             (``+inf``: kept until requeued or deleted)
+``aq:{Q}:stats``                Hash         counters: ``finished``, ``failed``,
+                                             ``retry``, ``requeue``
+``aq:{Q}:marker``               Sorted set   one member while jobs are queued; workers
+                                             block on it
+``aq:{Q}:wake``                 List         a nudge for schedulers when a job is due sooner
+``aq:{Q}:job:<id>:events``      channel      sharded pub/sub: "end" when a watched job ends
+``aq:{aq}:workers``             Sorted set   worker names scored by heartbeat expiry
+``aq:{aq}:worker:<name>``       Hash         one worker's info, expires with its heartbeat
+``aq:{aq}:queues``              Set          names of the queues producers and workers used
+==============================  ===========  ==============================================
+
+All times (lease deadlines, due times, heartbeats) are Redis's own clock (``TIME`` inside
+the scripts), so hosts whose clocks disagree still agree on them.
 """
 
 from __future__ import annotations
@@ -31,11 +39,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PREFIX = "aq"
-WORKERS = f"{PREFIX}:workers"
+CONTROL = f"{PREFIX}:{{aq}}"
+WORKERS = f"{CONTROL}:workers"
+QUEUES = f"{CONTROL}:queues"
+MAX_NAME = 200
 
 
 def worker_key(name: str) -> str:
-    return f"{PREFIX}:worker:{name}"
+    return f"{CONTROL}:worker:{name}"
+
+
+def check_name(what: str, name: str) -> None:
+    """Refuse names that would break the key layout or a terminal."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"invalid {what} {name!r}: use a non-empty string")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"invalid {what} {name[:40]!r}...: longer than {MAX_NAME} characters")
+    bad = next((c for c in name if c in "{}: " or not c.isprintable()), None)
+    if bad is not None:
+        raise ValueError(f"invalid {what} {name!r}: it contains {bad!r}; use a name without "
+                         "braces, colons, spaces or control characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +74,10 @@ class QueueKeys:
     marker: str
     wake: str
     job_prefix: str
-    done_prefix: str
 
     @classmethod
     def for_queue(cls, name: str) -> QueueKeys:
-        if not name or any(c in name for c in "{}: \t\n"):
-            raise ValueError(
-                f"invalid queue name {name!r}: use a non-empty name without braces, colons "
-                "or spaces"
-            )
+        check_name("queue name", name)
         base = f"{PREFIX}:{{{name}}}"
         return cls(
             name=name,
@@ -71,16 +89,16 @@ class QueueKeys:
             marker=f"{base}:marker",
             wake=f"{base}:wake",
             job_prefix=f"{base}:job:",
-            done_prefix=f"{base}:done:",
         )
 
     def script_keys(self) -> list[str]:
         """The block of keys every Lua script takes per queue (see scripts/_prelude.lua)."""
         return [self.queued, self.started, self.scheduled, self.failed, self.stats,
-                self.marker, self.wake, self.job_prefix, self.done_prefix]
+                self.marker, self.wake, self.job_prefix]
 
     def job(self, job_id: str) -> str:
         return self.job_prefix + job_id
 
-    def done(self, job_id: str) -> str:
-        return self.done_prefix + job_id
+    def events(self, job_id: str) -> bytes:
+        """The sharded pub/sub channel on which a watched job's end is announced."""
+        return f"{self.job_prefix}{job_id}:events".encode()

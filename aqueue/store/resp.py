@@ -1,26 +1,28 @@
-"""A lean, pipelined Redis connection for the hot path (scripts run by SHA).
+"""A lean, pipelined asyncio connection to one Redis server.
 
 redis-py spends ~60 us of Python per command (connection pool, retries, observability
 hooks); on a 2-core machine that, not Redis, caps a worker. This connection writes
 commands packed by hiredis and matches replies to callers in order, so any number of
-coroutines share it, and their commands are pipelined for free. Blocking commands
-(BLPOP...) and everything off the hot path stay on redis-py.
+coroutines share it and their commands are pipelined for free: no pool to exhaust.
+A blocking command (BZPOPMIN...) gets a connection of its own (``Store.dedicated``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import ssl
 import time
 from typing import Any, cast
 
 import hiredis
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptError, ResponseError
 
-CONNECT_TIMEOUT = 5.0
+from aqueue.store.errors import ConnectionLost, ReplyTimeout
+from aqueue.store.urls import Address, ServerConfig, TLSOptions
+
+Command = tuple[Any, ...]
 
 
 class _Protocol(asyncio.Protocol):
@@ -40,106 +42,200 @@ class _Protocol(asyncio.Protocol):
         self.reader.feed(data)
         while (reply := self.reader.gets()) is not False:
             future, _ = self.waiting.popleft()
+            if isinstance(reply, ResponseError):
+                reply = specific(reply)
+                if str(reply).startswith("ERR Protocol error"):
+                    self._lose(ConnectionLost(f"Redis closed the connection: {reply}",
+                                              sent=True))
             if not future.done():
-                if isinstance(reply, ResponseError):
-                    future.set_exception(_specific(reply))
+                if isinstance(reply, Exception):
+                    future.set_exception(reply)
                 else:
                     future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = RedisConnectionError(f"connection to Redis lost: {exc or 'closed by server'}")
+        self._lose(self.lost or ConnectionLost(
+            f"connection to Redis lost: {exc or 'closed by the server'}", sent=True))
+
+    def _lose(self, error: Exception) -> None:
+        if self.lost is None:
+            self.lost = error
         if self._timer is not None:
             self._timer.cancel()
         while self.waiting:
             future, _ = self.waiting.popleft()
             if not future.done():
                 future.set_exception(self.lost)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
 
     def _check_stalled(self) -> None:
-        if self.waiting and time.monotonic() - self.waiting[0][1] > self.reply_timeout:
-            self.lost = RedisTimeoutError(f"no reply from Redis for {self.reply_timeout:g} s")
-            if self.transport is not None:
-                self.transport.abort()
+        if self.waiting and time.monotonic() > self.waiting[0][1]:
+            self._lose(ReplyTimeout(f"no reply from Redis for {self.reply_timeout:g} s"))
             return
         self._timer = asyncio.get_running_loop().call_later(1.0, self._check_stalled)
 
 
-def _specific(error: ResponseError) -> ResponseError:
-    if str(error).startswith("NOSCRIPT"):
-        return NoScriptError(str(error))
+def specific(error: ResponseError) -> Exception:
+    """redis-py's classes for the replies callers handle by class."""
+    text = str(error)
+    if text.startswith("NOSCRIPT"):
+        return NoScriptError(text)
+    if text.startswith("LOADING"):  # a ConnectionError in redis-py: wait, then retry
+        return BusyLoadingError(text)
     return error
+
+
+def tls_context(options: TLSOptions) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=options.ca_certs)
+    context.check_hostname = options.check_hostname and options.cert_reqs != "none"
+    context.verify_mode = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL,
+                           "none": ssl.CERT_NONE}[options.cert_reqs]
+    if options.certfile:
+        context.load_cert_chain(options.certfile, options.keyfile)
+    return context
+
+
+def handshake(config: ServerConfig, *, db: int, name: str | None) -> list[Command]:
+    """The commands every new connection sends first."""
+    commands: list[Command] = []
+    if config.password:
+        commands.append(("AUTH", config.username, config.password) if config.username
+                        else ("AUTH", config.password))
+    if db:
+        commands.append(("SELECT", db))
+    if name:
+        commands.append(("CLIENT", "SETNAME", name))
+    return commands
+
+
+def check_handshake(where: str, commands: list[Command], replies: list[Any]) -> None:
+    for command, reply in zip(commands, replies, strict=True):
+        if not isinstance(reply, ResponseError):
+            continue
+        if command[0] == "AUTH":
+            raise AuthenticationError(f"Redis at {where} refused the credentials: {reply}")
+        if command[0] == "SELECT":
+            raise ResponseError(f"Redis at {where} refused database {command[1]}: {reply}")
+        # CLIENT SETNAME is a courtesy for operators; an ACL may forbid it.
 
 
 class RespConnection:
     """One pipelined connection, opened on first use and again after it is lost."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, path: str | None = None,
-                 db: int = 0, username: str | None = None, password: str | None = None,
-                 reply_timeout: float = 30.0) -> None:
-        self.host, self.port, self.path, self.db = host, port, path, db
-        self.username, self.password = username, password
-        self.reply_timeout = reply_timeout
+    def __init__(self, config: ServerConfig, address: Address, *, db: int | None = None,
+                 name: str | None = None, auth: bool = True) -> None:
+        self.config = config
+        self.address = address
+        self.db = config.db if db is None else db
+        self.name = name
+        self.auth = auth
+        self.reply_timeout = config.socket_timeout
         self._protocol: _Protocol | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Lock | None = None
 
-    @classmethod
-    def like(cls, redis: Redis) -> RespConnection | None:
-        """A connection to the same server as a redis-py client, or None for set-ups this
-        class does not speak (TLS, RESP3, credential providers)."""
-        kwargs = redis.connection_pool.connection_kwargs
-        connection_class = redis.connection_pool.connection_class.__name__
-        if "SSL" in connection_class or kwargs.get("protocol") not in (None, 2, "2") or kwargs.get(
-                "credential_provider") is not None:
-            return None
-        return cls(host=kwargs.get("host", "127.0.0.1"), port=int(kwargs.get("port", 6379)),
-                   path=kwargs.get("path"), db=int(kwargs.get("db", 0) or 0),
-                   username=kwargs.get("username"), password=kwargs.get("password"),
-                   reply_timeout=float(kwargs.get("socket_timeout") or 30.0))
+    @property
+    def where(self) -> str:
+        return str(self.address)
 
-    async def call(self, *args: Any) -> Any:
-        """Send one command; return its reply, raise its error reply as ResponseError."""
-        protocol = self._protocol
-        loop = asyncio.get_running_loop()
-        if (protocol is None or protocol.lost is not None or protocol.transport is None
-                or loop is not self._loop):
-            protocol = await self._connect()
-        future: asyncio.Future[Any] = loop.create_future()
-        protocol.waiting.append((future, time.monotonic()))
+    async def call(self, *args: Any, timeout: float | None = None) -> Any:
+        """Send one command; return its reply, raise its error reply as ResponseError.
+        ``timeout``: how long the reply may take beyond the usual (for blocking commands)."""
+        protocol = await self._ready()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        protocol.waiting.append(
+            (future, time.monotonic() + self.reply_timeout + (timeout or 0.0)))
         assert protocol.transport is not None
         protocol.transport.write(hiredis.pack_command(args))
         return await future
+
+    async def call_many(self, commands: list[Command]) -> list[Any]:
+        """Send commands back to back in one write (nothing can come between them); return
+        their replies in order, error replies as ``ResponseError`` values, not raised."""
+        protocol = await self._ready()
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.reply_timeout
+        futures = []
+        for _ in commands:
+            future: asyncio.Future[Any] = loop.create_future()
+            protocol.waiting.append((future, deadline))
+            futures.append(future)
+        assert protocol.transport is not None
+        protocol.transport.write(b"".join(hiredis.pack_command(c) for c in commands))
+        replies = await asyncio.gather(*futures, return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
+                raise reply
+        return replies
+
+    async def _ready(self) -> _Protocol:
+        protocol = self._protocol
+        if (protocol is None or protocol.lost is not None or protocol.transport is None
+                or protocol.transport.is_closing() or self._loop is not asyncio.get_running_loop()):
+            protocol = await self._connect()
+        return protocol
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
         if self._connecting is None or loop is not self._loop:
             self._connecting = asyncio.Lock()  # a lock belongs to one event loop
             self._protocol = None
+            self._loop = loop
         async with self._connecting:
             current = self._protocol
-            if current is not None and current.lost is None and current.transport is not None:
+            if (current is not None and current.lost is None and current.transport is not None
+                    and not current.transport.is_closing()):
                 return current
-            try:
-                async with asyncio.timeout(CONNECT_TIMEOUT):
-                    if self.path:
-                        _, protocol = await loop.create_unix_connection(
-                            lambda: _Protocol(self.reply_timeout), self.path)
-                    else:
-                        _, protocol = await loop.create_connection(
-                            lambda: _Protocol(self.reply_timeout), self.host, self.port)
-            except (OSError, TimeoutError) as exc:
-                where = self.path or f"{self.host}:{self.port}"
-                raise RedisConnectionError(f"cannot connect to Redis at {where}: {exc}") from None
+            protocol = await self._open(loop)
+            commands = handshake(self.config, db=self.db, name=self.name) if self.auth else []
+            if commands:
+                self._protocol = protocol
+                try:
+                    replies = await self.call_many(commands)
+                except BaseException:
+                    self._protocol = None
+                    protocol._lose(ConnectionLost("handshake failed", sent=False))
+                    raise
+                try:
+                    check_handshake(self.where, commands, replies)
+                except BaseException:
+                    self._protocol = None
+                    protocol._lose(ConnectionLost("handshake refused", sent=False))
+                    raise
             self._protocol = protocol
-            self._loop = loop
-            if self.password:
-                auth = (self.username, self.password) if self.username else (self.password,)
-                await self.call("AUTH", *auth)
-            if self.db:
-                await self.call("SELECT", self.db)
             return protocol
 
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        tls = tls_context(self.config.tls) if self.config.tls else None
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                if self.address.is_unix:
+                    _, protocol = await loop.create_unix_connection(
+                        lambda: _Protocol(self.reply_timeout), self.address.host)
+                else:
+                    _, protocol = await loop.create_connection(
+                        lambda: _Protocol(self.reply_timeout), self.address.host,
+                        self.address.port, ssl=tls,
+                        server_hostname=self.address.host if tls else None)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            reason = exc if str(exc) else "timed out"
+            raise ConnectionLost(f"cannot connect to Redis at {self.where}: {reason}",
+                                 sent=False) from None
+        return protocol
+
+    def is_open(self) -> bool:
+        protocol = self._protocol
+        return (protocol is not None and protocol.lost is None and protocol.transport is not None
+                and not protocol.transport.is_closing())
+
     async def close(self) -> None:
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.close()
-        self._protocol = None
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Close without waiting (also from outside the loop that opened it)."""
+        protocol, self._protocol = self._protocol, None
+        if protocol is None or protocol.transport is None:
+            return
+        with contextlib.suppress(RuntimeError):  # its loop is closed: the socket went with it
+            protocol.transport.close()

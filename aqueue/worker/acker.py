@@ -1,39 +1,47 @@
-"""Acknowledgements: the outcomes of finished jobs, written in one script call per batch.
+"""Acknowledgements: the outcomes of finished jobs, written in one script call per batch
+(per queue group: per cluster slot).
 
-The acker also owns the worker's in-flight set (claimed jobs whose outcome is not yet
-written), which the heartbeat renews leases for.
+The acker also owns the worker's in-flight set (claims whose outcome is not yet written),
+keyed by claim token: after a stall the same job may be held twice, under the stale claim
+and a new one, and each is tracked (and renewed, and rejected) on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 from typing import Any
 
-from aqueue.store.scripts import Scripts
-from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff, is_request_error
+from aqueue.store.errors import TRANSIENT_ERRORS, is_request_error
+from aqueue.store.store import Store
+from aqueue.worker.backoff import Backoff
 from aqueue.worker.executor import Ack, Claimed
+from aqueue.worker.groups import QueueGroup
 from aqueue.worker.heartbeat import WorkerStats
+from aqueue.worker.logs import short
 
 logger = logging.getLogger("aqueue.worker")
 
 
 class Acker:
-    def __init__(self, scripts: Scripts, keys: list[str], stats: WorkerStats) -> None:
-        self.scripts = scripts
-        self.keys = keys
+    def __init__(self, store: Store, stats: WorkerStats,
+                 on_written: Callable[[Ack, str], None] | None = None) -> None:
+        self.store = store
         self.stats = stats
+        self.on_written = on_written
         self.inflight: dict[str, Claimed] = {}
         self.all_acked = asyncio.Event()  # set while no claimed job awaits its outcome
         self.all_acked.set()
+        self.healthy = asyncio.Event()  # cleared while outcomes cannot be written
+        self.healthy.set()
         self._pending: list[Ack] = []
         self._ready = asyncio.Event()
         self._closing = False
 
     def track(self, job: Claimed) -> None:
         """A job was claimed: it is in flight until its ack is written."""
-        self.inflight[job.id] = job
+        self.inflight[job.token] = job
         self.all_acked.clear()
 
     def add(self, ack: Ack) -> None:
@@ -52,35 +60,51 @@ class Acker:
                 await self._ready.wait()
                 continue
             batch, self._pending = self._pending, []
-            try:
-                try:
-                    await self._write(batch)
-                except TRANSIENT_ERRORS as exc:
-                    if not is_request_error(exc):
-                        self._pending[:0] = batch  # not written: keep them, in order
-                        raise
-                    await self._write_one_by_one(batch)  # keeps what it could not write
+            groups: dict[QueueGroup, list[Ack]] = {}
+            for ack in batch:
+                groups.setdefault(ack.claimed.group, []).append(ack)
+            results = await asyncio.gather(*(self._write_group(g, acks)
+                                             for g, acks in groups.items()),
+                                           return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for error in errors:
+                if not isinstance(error, TRANSIENT_ERRORS):
+                    raise error
+            if errors:
+                self.healthy.clear()
+                await asyncio.sleep(backoff.log(logger, f"writing {len(self._pending)} job "
+                                                        "outcomes", errors[0]))
+            else:
+                if not self.healthy.is_set():
+                    logger.info("job outcomes are written again")
+                self.healthy.set()
                 backoff.reset()
-            except TRANSIENT_ERRORS as exc:
-                await asyncio.sleep(backoff.log(logger, f"writing {len(batch)} job outcomes",
-                                                exc))
+            if not self.inflight:
+                self.all_acked.set()
 
-    async def _write_one_by_one(self, batch: list[Ack]) -> None:
+    async def _write_group(self, group: QueueGroup, acks: list[Ack]) -> None:
+        try:
+            await self._write(group, acks)
+        except TRANSIENT_ERRORS as exc:
+            if not is_request_error(exc):
+                self._pending[:0] = acks  # not written: keep them, in order
+                raise
+            await self._write_one_by_one(group, acks)
+
+    async def _write_one_by_one(self, group: QueueGroup, batch: list[Ack]) -> None:
         """A batch Redis refused: write its acks alone, so one bad job cannot block the rest.
         An ack refused on its own is dropped; its job runs again once its lease expires
         (and fails after max deliveries)."""
         for index, ack in enumerate(batch):
             try:
-                await self._write([ack])
+                await self._write(group, [ack])
             except TRANSIENT_ERRORS as exc:
                 if not is_request_error(exc):
                     self._pending[:0] = batch[index:]
                     raise
-                self.inflight.pop(ack.claimed.id, None)
+                self.inflight.pop(ack.claimed.token, None)
                 logger.error("job %s: Redis refused its outcome (%s); it will run again when "
-                             "its lease expires", ack.claimed.id, exc)
-        if not self.inflight:
-            self.all_acked.set()
+                             "its lease expires", short(ack.claimed.id), short(str(exc)))
 
     def close(self) -> None:
         """Finish: write what is pending, then return from ``run()``."""
@@ -91,25 +115,38 @@ class Acker:
     def unwritten(self) -> int:
         return len(self._pending)
 
-    async def _write(self, batch: list[Ack]) -> None:
-        argv: list[Any] = [repr(time.time())]
+    async def _write(self, group: QueueGroup, batch: list[Ack]) -> None:
+        argv: list[Any] = []
         for ack in batch:
             job = ack.claimed
-            argv += [job.queue_index, job.id, job.token, ack.outcome, ack.number,
+            argv += [job.position, job.id, job.token, ack.outcome, ack.number,
                      len(ack.fields) // 2, *ack.fields]
-        rejected = {r.decode() for r in await self.scripts.run("ack", self.keys, argv)}
+        rejected, gone = await self.store.script("ack", group.keys, argv, retry_sent=True)
+        rejected_tokens = {r.decode() for r in rejected}
+        gone_tokens = {g.decode() for g in gone}
         for ack in batch:
-            self.inflight.pop(ack.claimed.id, None)
-            if ack.claimed.id in rejected:
+            claimed = ack.claimed
+            self.inflight.pop(claimed.token, None)
+            if claimed.token in gone_tokens:
+                logger.error("job %s: it no longer exists in Redis (was Redis restarted without "
+                             "persistence, or flushed?); its outcome (%s) was dropped",
+                             short(claimed.id), ack.outcome)
+                self._written(ack, "gone")
+            elif claimed.token in rejected_tokens:
                 self.stats.rejected += 1
                 logger.warning("job %s: outcome discarded: its lease expired and the job was "
                                "handed back to the queue (this worker was stalled or cut off)",
-                               ack.claimed.id)
-            elif ack.outcome == "finished":
-                self.stats.processed += 1
-            elif ack.outcome == "failed":
-                self.stats.failed += 1
-            elif ack.outcome == "retry":
-                self.stats.retried += 1
-        if not self.inflight:
-            self.all_acked.set()
+                               short(claimed.id))
+                self._written(ack, "rejected")
+            else:
+                if ack.outcome == "finished":
+                    self.stats.processed += 1
+                elif ack.outcome == "failed":
+                    self.stats.failed += 1
+                elif ack.outcome == "retry":
+                    self.stats.retried += 1
+                self._written(ack, ack.outcome)
+
+    def _written(self, ack: Ack, what: str) -> None:
+        if self.on_written is not None:
+            self.on_written(ack, what)

@@ -5,21 +5,6 @@ from __future__ import annotations
 import logging
 import random
 
-from redis.exceptions import RedisError, ResponseError
-
-# Errors a worker loop waits out: Redis unreachable, or refusing for now (out of memory,
-# READONLY replica after a failover, MISCONF...). Loops log them and retry with backoff.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
-
-# Error replies that say "not now" rather than "never": anything else is about the request.
-_TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MISCONF", "BUSY", "MASTERDOWN",
-                      "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT")
-
-
-def is_request_error(exc: BaseException) -> bool:
-    """An error reply that sending the same request again will not cure."""
-    return isinstance(exc, ResponseError) and not str(exc).startswith(_TRANSIENT_REPLIES)
-
 
 class Backoff:
     """Delays of 0.05 s doubling to ``cap``, with jitter; ``reset()`` after a success."""

@@ -10,7 +10,6 @@ import asyncio
 import contextvars
 import functools
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from aqueue.errors import FunctionNotAllowed, JobTimeout
 from aqueue.functions import FunctionRegistry
 from aqueue.job import JobStatus, RunSpec
 from aqueue.serializers import Serializer
+from aqueue.worker.groups import QueueGroup
 
 MAX_TRACEBACK = 20_000
 
@@ -50,11 +50,12 @@ def current_job() -> JobInfo:
     return info
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Claimed:
     """A job handed to this worker by the claim script."""
 
-    queue_index: int
+    group: QueueGroup
+    position: int  # the queue's place in its group's script keys
     queue_name: str
     id: str
     token: str
@@ -186,9 +187,8 @@ def fail_or_retry(claimed: Claimed, job: RunSpec, exc: BaseException) -> Ack:
     retry = job.retry
     if retry is not None and job.attempts < retry.max:
         attempts = job.attempts + 1
-        due = time.time() + retry.delay(attempts)
-        return Ack(claimed, "retry", due, [
-            "status", JobStatus.SCHEDULED.value, "attempts", attempts, "scheduled_for", repr(due),
+        return Ack(claimed, "retry", retry.delay(attempts), [
+            "status", JobStatus.SCHEDULED.value, "attempts", attempts,
             "exc_type", exc_type, "exc_message", str(exc), "exc_traceback", tb,
         ])
     return fail(claimed, job, exc_type, str(exc), tb)

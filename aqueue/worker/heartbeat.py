@@ -1,4 +1,4 @@
-"""The worker's heartbeat: lease renewal, worker registration and an event-loop watchdog."""
+"""The worker's heartbeat: lease renewal and the worker's entry in the registry."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from aqueue.store import keys
-from aqueue.store.scripts import Scripts
-from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.worker.executor import Claimed
+from aqueue.store.errors import TRANSIENT_ERRORS
+from aqueue.store.store import Store
+from aqueue.worker.backoff import Backoff
+from aqueue.worker.groups import QueueGroup
+from aqueue.worker.logs import short
+
+if TYPE_CHECKING:
+    from aqueue.worker.executor import Claimed
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -35,26 +37,33 @@ class WorkerStats:
 
 class Heartbeat:
     """Every ``lease / 3`` seconds: extend the lease of every job this worker still holds,
-    in one script call that checks each claim token, and refresh this worker's entry in
-    ``aq:workers`` (it expires if the worker dies)."""
+    in one script call per queue group that checks each claim token, and refresh this
+    worker's entry in the registry (it expires if the worker dies). Both use Redis's clock."""
 
     def __init__(
-        self, redis: Redis, scripts: Scripts, *, name: str, queues: Sequence[keys.QueueKeys],
-        script_keys: list[str], lease: float, concurrency: int, stats: WorkerStats,
-        inflight: Callable[[], list[Claimed]], running: Callable[[], int],
+        self, store: Store, *, name: str, groups: Sequence[QueueGroup], lease: float,
+        concurrency: int, stats: WorkerStats, inflight: Callable[[], list[Claimed]],
+        running: Callable[[], int], extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        self.redis = redis
-        self.scripts = scripts
+        self.store = store
         self.name = name
-        self.queues = list(queues)
-        self.script_keys = script_keys
+        self.groups = list(groups)
         self.lease = lease
         self.concurrency = concurrency
         self.stats = stats
         self.inflight = inflight
         self.running = running
+        self.extra = extra
         self.interval = lease / 3
         self.lost: set[str] = set()
+        self._static = {
+            "name": name, "host": socket.gethostname(), "pid": os.getpid(),
+            "queues": ",".join(q.name for g in self.groups for q in g.queues),
+            "concurrency": concurrency, "lease": lease,
+            "started_at": repr(stats.started_at),
+        }
+        if os.environ.get("AQUEUE_SUPERVISOR"):
+            self._static["supervisor"] = os.environ["AQUEUE_SUPERVISOR"]
 
     async def run(self) -> None:
         backoff = Backoff()
@@ -69,85 +78,45 @@ class Heartbeat:
 
     async def renew_leases(self) -> None:
         jobs = self.inflight()
-        self.lost.intersection_update(job.id for job in jobs)  # warned once per job, bounded
-        if not jobs:
-            return
-        argv: list[Any] = [repr(time.time() + self.lease)]
+        self.lost.intersection_update(job.token for job in jobs)  # warned once per claim
+        by_group: dict[QueueGroup, list[Claimed]] = {}
         for job in jobs:
-            argv += [job.queue_index, job.id, job.token]
-        for raw_id in await self.scripts.run("renew", self.script_keys, argv):
-            job_id = raw_id.decode()
-            if job_id not in self.lost:
-                self.lost.add(job_id)
+            by_group.setdefault(job.group, []).append(job)
+        await asyncio.gather(*(self._renew(group, held) for group, held in by_group.items()))
+
+    async def _renew(self, group: QueueGroup, jobs: list[Claimed]) -> None:
+        argv: list[Any] = [self.lease]
+        for job in jobs:
+            argv += [job.position, job.id, job.token]
+        lost, gone = await self.store.script("renew", group.keys, argv, retry_sent=True)
+        by_token = {job.token: job for job in jobs}
+        for raw, what in [(t, "lost") for t in lost] + [(t, "gone") for t in gone]:
+            token = raw.decode()
+            if token in self.lost or token not in by_token:
+                continue
+            self.lost.add(token)
+            job_id = short(by_token[token].id)
+            if what == "gone":
+                logger.error("job %s no longer exists in Redis (was Redis restarted without "
+                             "persistence, or flushed?); its outcome will be dropped", job_id)
+            else:
                 logger.warning("job %s: lease lost (this worker was stalled or cut off for "
                                "longer than the lease); another worker may run it too, and "
-                               "this worker's outcome will be discarded", job_id)
+                               "this run's outcome will be discarded", job_id)
 
     async def register(self) -> None:
-        now = time.time()
         ttl = max(1, int(self.lease * 2))
-        worker_key = keys.worker_key(self.name)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(worker_key, mapping={
-                "name": self.name, "host": socket.gethostname(), "pid": os.getpid(),
-                "queues": ",".join(q.name for q in self.queues),
-                "concurrency": self.concurrency, "in_flight": self.running(),
-                "processed": self.stats.processed, "failed": self.stats.failed,
-                "started_at": repr(self.stats.started_at), "heartbeat_at": repr(now),
-            })
-            pipe.expire(worker_key, ttl)
-            pipe.zadd(keys.WORKERS, {self.name: now + ttl})
-            pipe.zremrangebyscore(keys.WORKERS, "-inf", now)
-            await pipe.execute()
+        fields: dict[str, Any] = {**self._static, "in_flight": self.running(),
+                                  "processed": self.stats.processed, "failed": self.stats.failed,
+                                  "retried": self.stats.retried, "rejected": self.stats.rejected}
+        if self.extra is not None:
+            fields.update(self.extra())
+        argv: list[Any] = [self.name, ttl]
+        for name, value in fields.items():
+            argv += [name, value]
+        await self.store.script("register", [keys.WORKERS, keys.worker_key(self.name)], argv,
+                                retry_sent=True)
 
     async def unregister(self) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.delete(keys.worker_key(self.name))
-            pipe.zrem(keys.WORKERS, self.name)
-            await pipe.execute()
-
-
-class LoopWatchdog:
-    """Warns while the event loop is blocked, before the block costs the worker its leases.
-
-    A coroutine stamps the time every ``interval``; a thread checks the stamp and warns,
-    naming the running jobs, once the loop has been stuck for ``lease / 3`` seconds. A
-    blocked loop cannot renew leases, so a job that blocks it for longer than the lease
-    is handed to another worker: the warning says which job to fix.
-    """
-
-    def __init__(self, lease: float, describe_running: Callable[[], str],
-                 interval: float = 0.1) -> None:
-        self.threshold = max(0.5, lease / 3)
-        self.describe_running = describe_running
-        self.interval = interval
-        self.stalls = 0
-        self._last_tick = time.monotonic()
-        self._stop = threading.Event()
-
-    async def run(self) -> None:
-        thread = threading.Thread(target=self._watch, name="aqueue-watchdog", daemon=True)
-        thread.start()
-        try:
-            while True:
-                self._last_tick = time.monotonic()
-                await asyncio.sleep(self.interval)
-        finally:
-            self._stop.set()
-
-    def _watch(self) -> None:
-        warned_for = 0.0
-        while not self._stop.wait(self.interval):
-            tick = self._last_tick
-            stuck = time.monotonic() - tick
-            if stuck >= self.threshold and warned_for != tick:
-                warned_for = tick
-                self.stalls += 1
-                try:
-                    running = self.describe_running()
-                except RuntimeError:  # the loop thread changed the dict meanwhile
-                    running = "(unknown)"
-                logger.warning(
-                    "event loop blocked for %.1f s so far: a coroutine is running blocking code "
-                    "(make it a plain def; it then runs in a thread). Leases are not renewed "
-                    "while the loop is blocked. Running: %s", stuck, running)
+        await self.store.call("DEL", keys.worker_key(self.name), key=keys.WORKERS)
+        await self.store.call("ZREM", keys.WORKERS, self.name, key=keys.WORKERS)

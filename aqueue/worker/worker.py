@@ -1,12 +1,12 @@
 """The worker: claims jobs in batches, runs them concurrently, acknowledges in batches.
 
 Coroutines, each with one job:
-- the fetcher claims as many jobs as there are free slots with one script call, and
-  otherwise blocks on the queues' markers (one connection, no polling);
+- the fetch loop claims as many jobs as there are free slots (``fetcher.py``), and
+  otherwise blocks on the queues' markers (no polling);
 - one task per job runs it under its own timeout (``executor.execute``);
 - the acker writes finished jobs' outcomes in one script call per batch;
-- the scheduler promotes due jobs and reaps expired leases (``scheduler.py``);
-- the heartbeat renews leases and registers the worker (``heartbeat.py``).
+- the heartbeat renews leases and registers the worker (``heartbeat.py``);
+- plugins do the background duties: promoting due jobs, reaping expired leases.
 """
 
 from __future__ import annotations
@@ -17,35 +17,38 @@ import logging
 import os
 import signal
 import socket
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import anyio
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.functions import FunctionRegistry
+from aqueue.plugins.base import Plugin, PluginContext
+from aqueue.plugins.promoter import Promoter
+from aqueue.plugins.reaper import Reaper
 from aqueue.serializers import Serializer, get_serializer
-from aqueue.store.connection import check_redis_version, connect, describe, max_block, ping
+from aqueue.store.errors import TRANSIENT_ERRORS
 from aqueue.store.keys import QueueKeys
-from aqueue.store.resp import RespConnection
-from aqueue.store.scripts import Scripts
+from aqueue.store.server import check_servers, discover, ping
+from aqueue.store.store import Store
 from aqueue.worker.acker import Acker
-from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.worker.backoff import Backoff
 from aqueue.worker.executor import Claimed, ExecutionContext, execute, fail, handback
-from aqueue.worker.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
-from aqueue.worker.scheduler import Scheduler
+from aqueue.worker.fetcher import IDLE_BLOCK, Fetcher
+from aqueue.worker.groups import build_groups
+from aqueue.worker.heartbeat import Heartbeat, WorkerStats
+from aqueue.worker.logs import short
+from aqueue.worker.watchdog import LoopWatchdog
 
 logger = logging.getLogger("aqueue.worker")
 
 DEFAULT_LEASE = 30.0
 DEFAULT_GRACE = 30.0
 DEFAULT_MAX_DELIVERIES = 3
-BURST_HORIZON = 5.0  # burst mode waits for scheduled jobs due within this many seconds
-IDLE_BLOCK = 5.0
 FINAL_ACK_TIMEOUT = 30.0
 
 
@@ -61,7 +64,7 @@ class Worker:
         queues: Sequence[str],
         *,
         url: str | None = None,
-        connection: Redis | None = None,
+        connection: Any = None,
         imports: Iterable[str] = (),
         functions: Iterable[Callable[..., Any]] = (),
         concurrency: int = 10,
@@ -72,6 +75,7 @@ class Worker:
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         burst: bool = False,
         name: str | None = None,
+        plugins: Iterable[Plugin] = (),
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -79,75 +83,103 @@ class Worker:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         if lease <= 0:
             raise ValueError(f"lease must be positive, got {lease}")
+        if grace < 0:
+            raise ValueError(f"grace must be 0 or more seconds, got {grace}")
+        if max_deliveries < 0:
+            raise ValueError(f"max_deliveries must be 0 (no limit) or more, got {max_deliveries}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.queues = [QueueKeys.for_queue(q) for q in queues]
-        self.url = url
-        self._owns_connection = connection is None
-        self.redis: Redis = connection if connection is not None else connect(url)
+        self.name = name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+        self.store = Store.open(url, connection, name=f"aqueue:worker:{self.name}")
         self.registry = FunctionRegistry(imports, functions)
         self.concurrency = concurrency
         self.lease = lease
         self.grace = grace
         self.max_deliveries = max_deliveries
         self.burst = burst
-        self.name = name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
         self._context = ExecutionContext(
             self.registry, get_serializer(serializer),
             anyio.CapacityLimiter(threads or min(concurrency, 40)),
         )
-        self._scripts = Scripts(self.redis)
-        self._blocking = RespConnection.like(self.redis)
-        self._all_keys = [key for q in self.queues for key in q.script_keys()]
-        self._markers = [q.marker for q in self.queues]
-        self._idle_block = max_block(self.redis, 1.0 if burst else IDLE_BLOCK)
-        self._claim_prefix = f"{self.name}.{uuid.uuid4().hex[:8]}"
-        self._claims = 0
-        self._claiming = False
+        self.promoter = Promoter()
+        self.reaper = Reaper()
+        self.plugins: list[Plugin] = [self.promoter, self.reaper, *plugins]
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0
-        self.acker = Acker(self._scripts, self._all_keys, self.stats)
+        self.acker = Acker(self.store, self.stats)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
-        self.scheduler = Scheduler(self.redis, self._scripts, self.queues,
-                                   reap_interval=min(self.lease / 3, 5.0),
-                                   max_deliveries=max_deliveries)
+        self.fetcher: Fetcher | None = None
+        self.started = asyncio.Event()  # set once the worker is registered and claiming
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        """Run the worker in the background (no signal handlers) until the block ends."""
+        self._task = asyncio.create_task(self.run(install_signal_handlers=False))
+        started = asyncio.create_task(self.started.wait())
+        await asyncio.wait([self._task, started], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if self._task.done():
+            self._task.result()  # it failed to start: raise why
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+        if self._task is not None:
+            await self._task
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self, install_signal_handlers: bool = True) -> None:
         """Work until ``stop()`` (or SIGINT/SIGTERM, or, in burst mode, no work left)."""
-        await ping(self.redis, self.url)
-        await check_redis_version(self.redis)
+        try:
+            await ping(self.store)
+            await discover(self.store)
+            await check_servers(self.store, f"the queues {', '.join(q.name for q in self.queues)}")
+        except BaseException:
+            await self.store.close()
+            raise
+        groups = build_groups(self.queues, cluster=self.store.mode == "cluster")
+        self.fetcher = Fetcher(self.store, groups, lease=self.lease, worker_name=self.name,
+                               idle_block=1.0 if self.burst else IDLE_BLOCK)
         if install_signal_handlers:
             self._install_signal_handlers()
         heartbeat = Heartbeat(
-            self.redis, self._scripts, name=self.name, queues=self.queues,
-            script_keys=self._all_keys, lease=self.lease,
+            self.store, name=self.name, groups=groups, lease=self.lease,
             concurrency=self.concurrency, stats=self.stats,
             inflight=lambda: list(self.acker.inflight.values()),
             running=lambda: len(self._running),
         )
         try:
             await heartbeat.register()
+            await self.store.call("SADD", "aq:{aq}:queues", *(q.name for q in self.queues),
+                                  key="aq:{aq}:queues")
         except RedisError as exc:
-            raise ConnectionFailed(f"Redis at {describe(self.redis)} refused to register this "
-                                   f"worker: {exc}") from None
+            await self._close_connections()
+            raise ConnectionFailed(f"Redis at {self.store.describe()} refused to register "
+                                   f"this worker: {exc}") from None
         logger.info("worker %s started: queues %s, concurrency %d, functions from %s",
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")
+        context = PluginContext(self.store, self.name, self.queues, groups, self.lease,
+                                self.max_deliveries)
         acker = self._start(self.acker.run(), "aqueue-acker")
         background = [
-            self._start(self.scheduler.run(), "aqueue-scheduler"),
             self._start(heartbeat.run(), "aqueue-heartbeat"),
             self._start(self.watchdog.run(), "aqueue-watchdog"),
+            *(self._start(p.run(context), f"aqueue-{p.name}") for p in self.plugins),
         ]
         fetcher = self._start(self._fetch_loop(), "aqueue-fetcher")
+        self.started.set()
         try:
             await self._stopping.wait()
         finally:
-            if self._claiming:  # let a claim in flight land, so its jobs run (or go back)
+            if self.fetcher.claiming:  # let a claim in flight land, so its jobs run (or go back)
                 await asyncio.wait([fetcher], timeout=10)
             await cancel_and_wait([fetcher])
             await self._drain_running()
@@ -159,15 +191,16 @@ class Worker:
             await cancel_and_wait([acker, *background])
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await heartbeat.unregister()
-            await self._scripts.close()
-            if self._blocking is not None:
-                await self._blocking.close()
-            if self._owns_connection:
-                await self.redis.aclose()
+            await self._close_connections()
             logger.info("worker %s stopped: %d processed, %d failed", self.name,
                         self.stats.processed, self.stats.failed)
         if self._crash is not None:
             raise WorkerCrashed(f"worker {self.name} stopped: {self._crash!r}") from self._crash
+
+    async def _close_connections(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+        await self.store.close()
 
     def stop(self) -> None:
         """Stop claiming; running jobs get ``grace`` seconds to finish."""
@@ -223,6 +256,7 @@ class Worker:
     # -- claiming ----------------------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
+        assert self.fetcher is not None
         backoff = Backoff()
         while not self._stopping.is_set():
             free = self.concurrency - len(self._running)
@@ -230,56 +264,27 @@ class Worker:
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
+            if not self.acker.healthy.is_set():  # outcomes are refused: claim nothing more
+                await self.acker.healthy.wait()
+                continue
             try:
-                claimed = await self._claim(free)
+                claimed = await self.fetcher.claim(free)
+                for job in claimed:
+                    self.acker.track(job)
+                    job.task = task = asyncio.create_task(self._process(job))
+                    self._running[task] = job
                 if not claimed:
                     if self.burst and self.acker.inflight:
                         await self.acker.all_acked.wait()  # then look again: retries may be due
                         continue
-                    if self.burst and await self._burst_finished():
+                    if self.burst and await self.fetcher.idle():
                         logger.info("burst mode: no work left")
                         self.stop()
                         return
-                    await self._wait_for_marker()
+                    await self.fetcher.wait_for_work()
                 backoff.reset()
             except TRANSIENT_ERRORS as exc:
                 await asyncio.sleep(backoff.log(logger, "claiming jobs", exc))
-
-    async def _claim(self, count: int) -> list[Claimed]:
-        now = time.time()
-        self._claims += 1
-        self._claiming = True
-        try:
-            rows = await self._scripts.run("claim", self._all_keys, [
-                count, repr(now), repr(now + self.lease), f"{self._claim_prefix}.{self._claims}"])
-        finally:
-            self._claiming = False
-        claimed = []
-        for index, raw_id, token, fields in rows:
-            job = Claimed(index, self.queues[index].name, raw_id.decode(), token.decode(),
-                          dict(zip(fields[::2], fields[1::2], strict=True)))
-            claimed.append(job)
-            self.acker.track(job)
-            job.task = task = asyncio.create_task(self._process(job))
-            self._running[task] = job
-        return claimed
-
-    async def _wait_for_marker(self) -> None:
-        """Block until a queue has jobs (or a few seconds pass), on a connection of its own."""
-        if self._blocking is not None:
-            await self._blocking.call("BZPOPMIN", *self._markers, self._idle_block)
-        else:
-            await self.redis.bzpopmin(self._markers, timeout=self._idle_block)
-
-    async def _burst_finished(self) -> bool:
-        """Nothing queued or running, and nothing due within ``BURST_HORIZON`` seconds."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for q in self.queues:
-                pipe.llen(q.queued)
-                pipe.zcard(q.started)
-                pipe.zrangebyscore(q.scheduled, "-inf", time.time() + BURST_HORIZON, 0, 1)
-            replies = await pipe.execute()
-        return not any(replies)
 
     # -- running -----------------------------------------------------------------------
 
@@ -290,26 +295,26 @@ class Worker:
             self.acker.add(handback(claimed))
             raise
         except Exception as exc:  # a bug in aqueue: fail the job loudly, keep the worker
-            logger.exception("job %s: internal error", claimed.id)
+            logger.exception("job %s: internal error", short(claimed.id))
             ack = fail(claimed, None, "InternalError", f"aqueue could not run the job: {exc!r}")
         finally:
             self._running.pop(claimed.task, None)  # type: ignore[arg-type]
             self._slot_free.set()
         self.acker.add(ack)
         if ack.outcome == "failed":
-            logger.error("job %s (%s) failed: %s", claimed.id, claimed.func or "?",
-                         _field(ack.fields, "exc_message"))
+            logger.error("job %s (%s) failed: %s", short(claimed.id), short(claimed.func or "?"),
+                         short(_field(ack.fields, "exc_message")))
 
     def describe_running(self) -> str:
         jobs = list(self._running.values())[:5]
-        names = ", ".join(f"{j.id} ({j.func or '?'})" for j in jobs)
+        names = ", ".join(f"{short(j.id)} ({short(j.func or '?')})" for j in jobs)
         more = len(self._running) - len(jobs)
         return names + (f" and {more} more" if more > 0 else "") if names else "nothing"
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel tasks and wait for them to end, cancelling again if a library swallowed the
-    first cancellation (seen with redis-py while a connection is being set up)."""
+    first cancellation."""
     pending = {task for task in tasks if not task.done()}
     while pending:
         for task in pending:

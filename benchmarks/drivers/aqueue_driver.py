@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aqueue import AsyncQueue
+from aqueue.store.server import ping
 from benchmarks.drivers.base import main
 from benchmarks.tasks.aqueue_tasks import noop, sleep_job
 
@@ -18,7 +19,7 @@ class AqueueAdapter:
         self.queue = AsyncQueue("bench", url=url)
 
     async def connect(self) -> None:
-        await self.queue.redis.ping()
+        await ping(self.queue.store)
 
     async def close(self) -> None:
         await self.queue.close()
@@ -37,7 +38,7 @@ class AqueueAdapter:
 
     async def roundtrip(self) -> None:
         job = await self.queue.enqueue(noop)
-        await job.result(timeout=30)  # blocks on a per-job list, no polling
+        await job.result(timeout=30)  # one subscription per client, no polling
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ class Producer:
         while True:
             await anyio.sleep(0.05)
             try:
-                return bool(await self.queue.redis.exists(self.queue.keys.job(job_id)))
+                return bool(await self.queue.store.call("EXISTS", self.queue.keys.job(job_id),
+                                                        key=self.queue.keys.queued))
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 if time.monotonic() > deadline:
                     raise

@@ -1,19 +1,30 @@
 -- Shared by every script (prepended at load time). Each queue passes its keys as a block
--- of 9, in the order of aqueue.keys.QueueKeys.script_keys(); job and done keys are
+-- of 8, in the order of aqueue.store.keys.QueueKeys.script_keys(); job keys are
 -- <prefix><id> with the prefix declared in the block, so they hash to the queue's slot.
-local BLOCK = 9
+local BLOCK = 8
 
 local function queue_keys(q)
   local b = q * BLOCK
   return {
     queued = KEYS[b + 1], started = KEYS[b + 2], scheduled = KEYS[b + 3],
     failed = KEYS[b + 4], stats = KEYS[b + 5], marker = KEYS[b + 6],
-    wake = KEYS[b + 7], job = KEYS[b + 8], done = KEYS[b + 9],
+    wake = KEYS[b + 7], job = KEYS[b + 8],
   }
 end
 
 local function queue_count()
   return #KEYS / BLOCK
+end
+
+-- Redis's clock, in seconds: every host's decisions (leases, due times) use this one.
+local function clock()
+  local t = redis.call("TIME")
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+-- A time as a string with microseconds (Lua's own conversion keeps 14 digits).
+local function stamp(t)
+  return string.format("%.6f", t)
 end
 
 -- unpack() is bounded by Lua's C stack, so long lists go out in chunks.
@@ -37,12 +48,11 @@ local function nudge_scheduler(K, due)
   end
 end
 
--- Tell a Job.result() waiter, if there is one, that the job ended.
+-- Tell Job.result() waiters, if there are any, that the job ended (sharded pub/sub, on
+-- a channel in the queue's slot).
 local function notify_waiter(K, id, waiting)
   if waiting then
-    local done = K.done .. id
-    redis.call("RPUSH", done, "1")
-    redis.call("EXPIRE", done, 300)
+    redis.call("SPUBLISH", K.job .. id .. ":events", "end")
   end
 end
 
@@ -54,7 +64,7 @@ local function register_failure(K, key, id, now, failure_ttl)
     redis.call("DEL", key)
   elseif ttl > 0 then
     redis.call("EXPIRE", key, ttl)
-    redis.call("ZADD", K.failed, tonumber(now) + ttl, id)
+    redis.call("ZADD", K.failed, now + ttl, id)
   else
     redis.call("ZADD", K.failed, "+inf", id)
   end

@@ -1,18 +1,21 @@
 -- Record the outcome of many jobs at once. A job is touched only if it is still started
 -- under the caller's claim token; otherwise its id is returned as rejected.
--- ARGV: now, then per job: queue_index, id, token, outcome, number, npairs, field, value...
+-- ARGV: per job: queue_index, id, token, outcome, number, npairs, field, value...
 --   outcome "finished": number = result TTL (0: drop the job, -1: keep)
 --   outcome "failed":   number = failure TTL (-1: keep until requeued or deleted)
---   outcome "retry":    number = due time
+--   outcome "retry":    number = seconds until the retry is due
 --   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
+-- Returns {tokens of rejected outcomes (the job is not started under that token: the lease
+-- was lost), tokens of jobs that no longer exist}.
 local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
   requeue = "queued"}
-local now = ARGV[1]
-local rejected = {}
+local now = clock()
+local ended_at = stamp(now)
+local rejected, gone = {}, {}
 local leaving = {}
 local counts = {}
 local earliest = {}
-local pos = 2
+local pos = 1
 while pos <= #ARGV do
   local q, id, token, outcome = tonumber(ARGV[pos]), ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 3]
   local number, npairs = tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
@@ -23,11 +26,13 @@ while pos <= #ARGV do
   local current = redis.call("HMGET", key, "token", "status", "notify")
   if current[1] == token and current[2] == FINAL_STATUS[outcome] then
     -- already recorded: this batch was sent again after its reply was lost
+  elseif current[2] == false then
+    gone[#gone + 1] = token
   elseif current[1] ~= token or current[2] ~= "started" then
-    rejected[#rejected + 1] = id
+    rejected[#rejected + 1] = token
   else
     if outcome == "finished" or outcome == "failed" then
-      redis.call("HSET", key, "ended_at", now, unpack(ARGV, first, last))
+      redis.call("HSET", key, "ended_at", ended_at, unpack(ARGV, first, last))
     elseif npairs > 0 then
       redis.call("HSET", key, unpack(ARGV, first, last))
     end
@@ -47,10 +52,11 @@ while pos <= #ARGV do
       notify_waiter(K, id, current[3])
     elseif outcome == "retry" then
       -- the run ended (in failure): its worker did not die, so it is no lost delivery
-      redis.call("HSET", key, "deliveries", 0)
-      redis.call("ZADD", K.scheduled, number, id)
-      if earliest[q] == nil or number < earliest[q] then
-        earliest[q] = number
+      local due = now + number
+      redis.call("HSET", key, "deliveries", 0, "scheduled_for", stamp(due))
+      redis.call("ZADD", K.scheduled, due, id)
+      if earliest[q] == nil or due < earliest[q] then
+        earliest[q] = due
       end
     elseif outcome == "requeue" then
       redis.call("HINCRBY", key, "deliveries", -1)
@@ -69,4 +75,4 @@ end
 for q, due in pairs(earliest) do
   nudge_scheduler(queue_keys(q), due)
 end
-return rejected
+return {rejected, gone}

@@ -1,4 +1,4 @@
--- Cancel a queued or scheduled job. ARGV: id, now.
+-- Cancel a queued or scheduled job. ARGV: id.
 -- Returns "canceled", the status that prevented it, or false if there is no such job.
 local K = queue_keys(0)
 local id = ARGV[1]
@@ -15,7 +15,7 @@ elseif status == "scheduled" then
 else
   return status
 end
-redis.call("HSET", key, "status", "canceled", "ended_at", ARGV[2])
+redis.call("HSET", key, "status", "canceled", "ended_at", stamp(clock()))
 local ttl = tonumber(current[3]) or -1
 if ttl >= 0 then
   redis.call("EXPIRE", key, math.max(ttl, 1))

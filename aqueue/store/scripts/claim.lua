@@ -1,9 +1,10 @@
 -- Claim up to `count` jobs from the queues in priority order: pop their ids, mark them
 -- started under a lease, and return their hashes, in one atomic step.
--- ARGV: count, now, lease deadline, claim id (unique per call: worker nonce + sequence)
--- Returns: {queue_index, id, token, {field, value, ...}} per job.
+-- ARGV: count, lease (seconds), claim id (unique per call: worker nonce + sequence)
+-- Returns {Redis's time, {queue_index, id, token, {field, value, ...}}...}.
 local count = tonumber(ARGV[1])
-local now, deadline, claim_id = ARGV[2], ARGV[3], ARGV[4]
+local now = clock()
+local started_at, deadline, claim_id = stamp(now), now + tonumber(ARGV[2]), ARGV[3]
 local claimed = 0
 local out = {}
 for q = 0, queue_count() - 1 do
@@ -35,7 +36,7 @@ for q = 0, queue_count() - 1 do
       end
       claimed = claimed + 1
       local token = claim_id .. ":" .. claimed
-      redis.call("HSET", key, "status", "started", "started_at", now,
+      redis.call("HSET", key, "status", "started", "started_at", started_at,
         "deliveries", deliveries, "token", token)
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
@@ -49,4 +50,4 @@ for q = 0, queue_count() - 1 do
     redis.call("DEL", K.marker)
   end
 end
-return out
+return {started_at, out}

@@ -1,52 +1,64 @@
--- Enqueue one or many jobs of one queue, atomically.
--- ARGV: njobs, queue name, then per job the STRIDE values of aqueue.job.Job.enqueue_args():
---   id, due (0 = ready now), explicit id (0/1), func, args, kwargs, timeout, result_ttl,
---   failure_ttl, enqueued_at, retry (or ""), description (or "")
-local STRIDE = 12
+-- Enqueue one or many jobs of one queue, atomically; safe to send again (a resend after
+-- a lost reply recognises the jobs it already wrote).
+-- ARGV: njobs, queue name, then per job:
+--   id, explicit id (0/1), nonce, due mode ("", "at": a Unix time, "in": seconds from now),
+--   due, npairs, then npairs field/value pairs (func, args, kwargs, timeout...)
+-- Returns {jobs written, Redis's time}.
 local K = queue_keys(0)
 local njobs, queue = tonumber(ARGV[1]), ARGV[2]
+local now = clock()
 
-for j = 0, njobs - 1 do
-  local base = 3 + j * STRIDE
-  if ARGV[base + 2] == "1" then
-    local status = redis.call("HGET", K.job .. ARGV[base], "status")
-    if status == "queued" or status == "scheduled" or status == "started" then
-      return redis.error_reply("JOBEXISTS job " .. ARGV[base] .. " is already " .. status)
+-- A job id already taken: by this very enqueue (sent before; its reply was lost) -> skip;
+-- by another pending job -> refuse the whole batch.
+local skip = {}
+local pos = 3
+for j = 1, njobs do
+  local id, explicit, nonce, npairs = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 5]
+  local current = redis.call("HMGET", K.job .. id, "status", "nonce")
+  if current[1] then
+    if explicit == "0" or current[2] == nonce then
+      skip[j] = true
+    elseif current[1] == "queued" or current[1] == "scheduled" or current[1] == "started" then
+      return redis.error_reply("JOBEXISTS job " .. id .. " is already " .. current[1])
     end
   end
+  pos = pos + 6 + tonumber(npairs) * 2
 end
 
 local ready = {}
 local earliest = nil
-for j = 0, njobs - 1 do
-  local base = 3 + j * STRIDE
-  local id, due = ARGV[base], tonumber(ARGV[base + 1])
-  local key = K.job .. id
-  if ARGV[base + 2] == "1" then
-    -- replacing an ended job: forget it everywhere, including a stale waiter nudge
-    redis.call("DEL", key, K.done .. id)
-    redis.call("ZREM", K.failed, id)
-  end
-  local fields = {"func", ARGV[base + 3], "args", ARGV[base + 4], "kwargs", ARGV[base + 5],
-    "timeout", ARGV[base + 6], "result_ttl", ARGV[base + 7], "failure_ttl", ARGV[base + 8],
-    "enqueued_at", ARGV[base + 9], "queue", queue}
-  if ARGV[base + 10] ~= "" then
-    fields[#fields + 1] = "retry"
-    fields[#fields + 1] = ARGV[base + 10]
-  end
-  if ARGV[base + 11] ~= "" then
-    fields[#fields + 1] = "description"
-    fields[#fields + 1] = ARGV[base + 11]
-  end
-  if due > 0 then
-    redis.call("HSET", key, "status", "scheduled", "scheduled_for", ARGV[base + 1], unpack(fields))
-    redis.call("ZADD", K.scheduled, due, id)
-    if earliest == nil or due < earliest then
-      earliest = due
+local written = 0
+pos = 3
+for j = 1, njobs do
+  local id, explicit, mode, due = ARGV[pos], ARGV[pos + 1], ARGV[pos + 3], ARGV[pos + 4]
+  local first, last = pos + 6, pos + 5 + tonumber(ARGV[pos + 5]) * 2
+  pos = last + 1
+  if not skip[j] then
+    local key = K.job .. id
+    if explicit == "1" then
+      -- replacing an ended job: forget it everywhere
+      redis.call("DEL", key)
+      redis.call("ZREM", K.failed, id)
     end
-  else
-    redis.call("HSET", key, "status", "queued", unpack(fields))
-    ready[#ready + 1] = id
+    local at = nil
+    if mode == "at" then
+      at = tonumber(due)
+    elseif mode == "in" then
+      at = now + tonumber(due)
+    end
+    if at and at > now then
+      redis.call("HSET", key, "status", "scheduled", "scheduled_for", stamp(at), "queue", queue,
+        "enqueued_at", stamp(now), unpack(ARGV, first, last))
+      redis.call("ZADD", K.scheduled, at, id)
+      if earliest == nil or at < earliest then
+        earliest = at
+      end
+    else
+      redis.call("HSET", key, "status", "queued", "queue", queue, "enqueued_at", stamp(now),
+        unpack(ARGV, first, last))
+      ready[#ready + 1] = id
+    end
+    written = written + 1
   end
 end
 if #ready > 0 then
@@ -56,4 +68,4 @@ end
 if earliest then
   nudge_scheduler(K, earliest)
 end
-return njobs
+return {written, stamp(now)}

@@ -1,7 +1,8 @@
 -- Move due entries of the scheduled set (delayed jobs, retries) to the queue.
--- ARGV: now, limit. Returns {promoted, score of the next entry or false}.
+-- ARGV: limit. Returns {promoted, score of the next entry or false, Redis's time}.
 local K = queue_keys(0)
-local due = redis.call("ZRANGEBYSCORE", K.scheduled, "-inf", ARGV[1], "LIMIT", 0, tonumber(ARGV[2]))
+local now = clock()
+local due = redis.call("ZRANGEBYSCORE", K.scheduled, "-inf", now, "LIMIT", 0, tonumber(ARGV[1]))
 if #due > 0 then
   for _, id in ipairs(due) do
     redis.call("HSET", K.job .. id, "status", "queued")
@@ -11,4 +12,4 @@ if #due > 0 then
   mark_ready(K)
 end
 local next_entry = redis.call("ZRANGE", K.scheduled, 0, 0, "WITHSCORES")
-return {#due, next_entry[2] or false}
+return {#due, next_entry[2] or false, stamp(now)}

@@ -1,26 +1,32 @@
 -- Hand jobs whose lease expired (their worker died or stalled) back to the queue, or fail
 -- them once they have been delivered `max_deliveries` times; forget expired failures.
--- ARGV: now, max_deliveries (0: no limit), limit. Returns {requeued_ids, failed_ids}.
+-- ARGV: max_deliveries (0: no limit), limit.
+-- Returns {requeued_ids, failed_ids, ids of leases whose job no longer exists}.
 local K = queue_keys(0)
-local now, max_deliveries = ARGV[1], tonumber(ARGV[2])
-local expired = redis.call("ZRANGEBYSCORE", K.started, "-inf", now, "LIMIT", 0, tonumber(ARGV[3]))
-local requeued, failed = {}, {}
+local now = clock()
+local max_deliveries = tonumber(ARGV[1])
+local expired = redis.call("ZRANGEBYSCORE", K.started, "-inf", now, "LIMIT", 0, tonumber(ARGV[2]))
+local requeued, failed, gone = {}, {}, {}
 for _, id in ipairs(expired) do
   local key = K.job .. id
-  local current = redis.call("HMGET", key, "deliveries", "notify", "failure_ttl")
-  local deliveries = tonumber(current[1]) or 0
-  redis.call("HDEL", key, "token")
-  if max_deliveries > 0 and deliveries >= max_deliveries then
-    redis.call("HSET", key, "status", "failed", "ended_at", now, "exc_type", "WorkerDied",
-      "exc_message", "worker died " .. deliveries .. " times while running it", "exc_traceback", "")
-    redis.call("HINCRBY", K.stats, "failed", 1)
-    register_failure(K, key, id, now, current[3])
-    notify_waiter(K, id, current[2])
-    failed[#failed + 1] = id
+  local current = redis.call("HMGET", key, "deliveries", "notify", "failure_ttl", "status")
+  if not current[4] then
+    gone[#gone + 1] = id
   else
-    redis.call("HSET", key, "status", "queued")
-    redis.call("LPUSH", K.queued, id)
-    requeued[#requeued + 1] = id
+    local deliveries = tonumber(current[1]) or 0
+    redis.call("HDEL", key, "token")
+    if max_deliveries > 0 and deliveries >= max_deliveries then
+      redis.call("HSET", key, "status", "failed", "ended_at", stamp(now), "exc_type", "WorkerDied",
+        "exc_message", "worker died " .. deliveries .. " times while running it", "exc_traceback", "")
+      redis.call("HINCRBY", K.stats, "failed", 1)
+      register_failure(K, key, id, now, current[3])
+      notify_waiter(K, id, current[2])
+      failed[#failed + 1] = id
+    else
+      redis.call("HSET", key, "status", "queued")
+      redis.call("LPUSH", K.queued, id)
+      requeued[#requeued + 1] = id
+    end
   end
 end
 if #expired > 0 then
@@ -30,4 +36,4 @@ if #requeued > 0 then
   mark_ready(K)
 end
 redis.call("ZREMRANGEBYSCORE", K.failed, "-inf", now)
-return {requeued, failed}
+return {requeued, failed, gone}

@@ -16,7 +16,6 @@ for _, id in ipairs(ids) do
     redis.call("PERSIST", key)
     redis.call("HSET", key, "status", "queued", "attempts", 0, "deliveries", 0)
     redis.call("HDEL", key, "exc_type", "exc_message", "exc_traceback", "ended_at", "token")
-    redis.call("DEL", K.done .. id)
     moved[#moved + 1] = id
   end
 end

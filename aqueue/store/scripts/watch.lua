@@ -10,8 +10,5 @@ end
 if status == "finished" or status == "failed" or status == "canceled" then
   return redis.call("HGETALL", key)
 end
--- Nudges are pushed when a job ends; one left from an earlier end (before a requeue)
--- would wake waiters for nothing.
-redis.call("DEL", K.done .. ARGV[1])
 redis.call("HSET", key, "notify", "1")
 return status

@@ -1,0 +1,40 @@
+"""The ``aqueue`` Typer app and what every command shares: the URL option, running a
+coroutine, and one-line errors with documented exit codes (1: a runtime failure such as
+Redis unreachable; 2: a usage error)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from aqueue.errors import AqueueError
+
+T = TypeVar("T")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="aqueue: an asyncio-native task queue on Redis.")
+
+# No default in the signature: --help would print $AQUEUE_URL, password included.
+UrlOption = Annotated[str | None, typer.Option(
+    envvar="AQUEUE_URL", show_envvar=True, show_default=False,
+    help="Redis URL (default redis://127.0.0.1:6379/0).")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one error line and exit with ``code``."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run with uvloop when it is installed; turn aqueue errors into one clear line."""
+    try:
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(coro)
+        return uvloop.run(coro)
+    except AqueueError as exc:
+        fail(str(exc))

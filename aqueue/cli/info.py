@@ -1,0 +1,42 @@
+"""``aqueue info``: job counts per queue, and the live workers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aqueue.cli.app import UrlOption, app, run_async
+from aqueue.client.admin import AsyncAdmin
+from aqueue.store.server import ping
+
+
+@app.command()
+def info(
+    queues: Annotated[list[str] | None, typer.Argument(help="Queues (default: all found).")]
+        = None,
+    url: UrlOption = None,
+) -> None:
+    """Show job counts per queue, and the live workers."""
+    run_async(_info(queues or [], url))
+
+
+async def _info(names: list[str], url: str | None) -> None:
+    async with AsyncAdmin(url=url) as admin:
+        await ping(admin.store)
+        names = names or await admin.queues()
+        typer.echo(f"Redis {admin.store.describe()}")
+        header = f"{'queue':<24}{'queued':>9}{'scheduled':>11}{'started':>9}{'failed':>8}"
+        typer.echo(header + f"{'finished':>10}")
+        for name in names:
+            c = await admin.queue(name).counts()
+            typer.echo(f"{name:<24}{c.queued:>9}{c.scheduled:>11}{c.started:>9}{c.failed:>8}"
+                       f"{c.finished:>10}")
+        if not names:
+            typer.echo("(no queues)")
+        workers = await admin.workers()
+        typer.echo(f"\n{len(workers)} live worker(s)")
+        for w in workers:
+            typer.echo(f"  {w.name}  host={w.host} pid={w.pid} queues={','.join(w.queues)} "
+                       f"concurrency={w.concurrency} in_flight={w.in_flight} "
+                       f"processed={w.processed} failed={w.failed}")

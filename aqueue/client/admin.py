@@ -1,0 +1,108 @@
+"""``AsyncAdmin``: what spans queues — discovering them, the live workers — over the same
+connections as the queues it hands out. The CLI and the dashboard read through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from redis.exceptions import RedisError
+
+from aqueue.client.async_queue import AsyncQueue
+from aqueue.client.translate import translate
+from aqueue.store import keys
+from aqueue.store.store import Store
+
+QUEUE_KEY_SUFFIXES = ("queued", "scheduled", "started", "failed", "stats")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker, as its last heartbeat described it."""
+
+    name: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    in_flight: int
+    processed: int
+    failed: int
+    heartbeat_age: float  # seconds since its last heartbeat, by Redis's clock
+    lease: float
+    started_at: float
+    supervisor: str | None
+    fields: dict[str, str]
+
+    @property
+    def stale(self) -> bool:
+        """No heartbeat for longer than a third of its lease plus a margin: stalled?"""
+        return self.heartbeat_age > self.lease / 3 + 5
+
+
+class AsyncAdmin:
+    def __init__(self, *, url: str | None = None, connection: Any = None,
+                 store: Store | None = None) -> None:
+        self._owns_store = store is None
+        self.store = store or Store.open(url, connection, name="aqueue:admin")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_store:
+            await self.store.close()
+
+    def queue(self, name: str, **options: Any) -> AsyncQueue:
+        """An ``AsyncQueue`` sharing this admin's connections."""
+        return AsyncQueue(name, store=self.store, **options)
+
+    async def queues(self) -> list[str]:
+        """Every queue producers or workers registered, and every queue that has keys
+        (scanned on every primary of a cluster)."""
+        try:
+            found = {m.decode() for m in await self.store.call("SMEMBERS", keys.QUEUES,
+                                                              key=keys.QUEUES)}
+            for address in await self.store.primaries():
+                connection = self.store.connection(address)
+                for suffix in QUEUE_KEY_SUFFIXES:
+                    cursor = b"0"
+                    while True:
+                        cursor, batch = await connection.call(
+                            "SCAN", cursor, "MATCH", f"{keys.PREFIX}:{{*}}:{suffix}",
+                            "COUNT", 1000)
+                        for key in batch:
+                            name = key.decode().split("{", 1)[1].rsplit("}", 1)[0]
+                            if name != "aq":
+                                found.add(name)
+                        if cursor == b"0":
+                            break
+        except (RedisError, OSError) as exc:
+            raise translate(exc, "list the queues of", "*", self.store) from None
+        return sorted(found)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The live workers, by name."""
+        try:
+            now, rows = await self.store.script("workers", [keys.WORKERS],
+                                                [f"{keys.CONTROL}:worker:"])
+        except (RedisError, OSError) as exc:
+            raise translate(exc, "list the workers of", "*", self.store) from None
+        workers = []
+        for _, raw in rows:
+            f = {k.decode(): v.decode("utf-8", "replace") for k, v in zip(raw[::2], raw[1::2],
+                                                                          strict=True)}
+            workers.append(WorkerInfo(
+                name=f.get("name", "?"), host=f.get("host", "?"), pid=int(f.get("pid", 0)),
+                queues=[q for q in f.get("queues", "").split(",") if q],
+                concurrency=int(f.get("concurrency", 0)), in_flight=int(f.get("in_flight", 0)),
+                processed=int(f.get("processed", 0)), failed=int(f.get("failed", 0)),
+                heartbeat_age=max(0.0, float(now) - float(f.get("heartbeat_at", now))),
+                lease=float(f.get("lease", 30)), started_at=float(f.get("started_at", 0)),
+                supervisor=f.get("supervisor"), fields=f))
+        return sorted(workers, key=lambda w: w.name)

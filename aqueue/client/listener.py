@@ -1,0 +1,130 @@
+"""Waiting for job results: one subscriber connection per server for all the waiters of a
+client, however many there are.
+
+A waiter subscribes to its job's events channel (sharded pub/sub, in the queue's slot),
+then runs ``watch.lua``, which returns the job if it has ended or flags it so that the
+script that ends it publishes "end" on the channel. Subscribing first means no end can
+slip between the check and the wait. When a subscriber connection is lost (or a slot
+moves), every waiter on it looks again and subscribes anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aqueue.client.ops import Op, QueueOps
+from aqueue.errors import QueueClosed
+from aqueue.store.pubsub import Subscriber
+from aqueue.store.store import Store
+from aqueue.store.urls import Address
+
+Runner = Callable[[Op[Any]], Awaitable[Any]]
+
+
+class ResultListener:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._subscribers: dict[Address, Subscriber] = {}
+        self._connecting: dict[Address, asyncio.Future[Subscriber]] = {}
+        self._waiters: dict[bytes, set[asyncio.Future[bytes]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def connections(self) -> int:
+        return sum(1 for s in self._subscribers.values() if s.connected)
+
+    async def wait(self, ops: QueueOps, job_id: str, timeout: float | None,
+                   run: Runner) -> dict[bytes, bytes]:
+        """The job's hash once it has ended; ``TimeoutError`` after ``timeout`` seconds."""
+        self._bind_loop()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        channel = ops.keys.events(job_id)
+        waiters = self._waiters.setdefault(channel, set())
+        wake: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        waiters.add(wake)
+        try:
+            while True:
+                await self._subscribe(channel)
+                data: dict[bytes, bytes] | None = await run(ops.watch(job_id))
+                if data is not None:
+                    return data
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
+                try:
+                    await asyncio.wait_for(asyncio.shield(wake), remaining)
+                except TimeoutError:
+                    raise TimeoutError(f"job {job_id} did not finish within {timeout} s") from None
+                waiters.discard(wake)
+                wake = asyncio.get_running_loop().create_future()
+                waiters.add(wake)
+        finally:
+            waiters.discard(wake)
+            if not waiters:
+                del self._waiters[channel]
+                self._unsubscribe(channel)
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (asyncio.run again): start afresh
+            self.close()
+            self._loop = loop
+
+    async def _subscribe(self, channel: bytes) -> None:
+        address = await self.store.router.address_for(channel)
+        subscriber = self._subscribers.get(address)
+        if subscriber is None or not subscriber.connected:
+            subscriber = await self._open(address)
+        await subscriber.subscribe([channel])
+
+    async def _open(self, address: Address) -> Subscriber:
+        pending = self._connecting.get(address)
+        if pending is None:
+            pending = self._connecting[address] = asyncio.ensure_future(self._connect(address))
+        try:
+            return await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._connecting.pop(address, None)
+
+    async def _connect(self, address: Address) -> Subscriber:
+        subscriber = Subscriber(
+            self.store.config, address, self._on_message, sharded=True,
+            on_unsubscribed=self._on_moved, name=f"{self.store.name or 'aqueue'}:results")
+        subscriber.on_lost = lambda: self._on_lost(subscriber)
+        await subscriber.connect()
+        self._subscribers[address] = subscriber
+        return subscriber
+
+    def _on_message(self, channel: bytes, payload: bytes) -> None:
+        for wake in self._waiters.get(channel, ()):
+            if not wake.done():
+                wake.set_result(payload)
+
+    def _on_moved(self, channel: bytes) -> None:
+        self._on_message(channel, b"recheck")
+
+    def _on_lost(self, subscriber: Subscriber) -> None:
+        if self._subscribers.get(subscriber.address) is subscriber:
+            del self._subscribers[subscriber.address]
+        for channel in subscriber.channels:
+            self._on_message(channel, b"recheck")
+
+    def _unsubscribe(self, channel: bytes) -> None:
+        for subscriber in self._subscribers.values():
+            if channel in subscriber.channels:
+                subscriber.unsubscribe([channel])
+
+    def close(self) -> None:
+        for subscriber in self._subscribers.values():
+            subscriber.close()
+        self._subscribers.clear()
+        self._connecting.clear()
+        for waiters in self._waiters.values():
+            for wake in waiters:
+                if not wake.done():
+                    wake.set_exception(QueueClosed("the queue was closed while waiting"))
+        self._waiters.clear()

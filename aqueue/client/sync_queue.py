@@ -1,0 +1,238 @@
+"""``Queue``: the sync producer, for Flask, Django, scripts and threads.
+
+The same names as ``AsyncQueue``, the same job encoding, the same operations and Lua
+scripts (``client/ops.py``), sent over blocking connections. One ``Queue`` is safe to
+share across threads: commands borrow a connection from a small pool, and every waiting
+thread shares one subscription per server.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar, overload
+
+from redis.exceptions import RedisError
+
+from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
+from aqueue.client.encoding import Draft, FunctionRef
+from aqueue.client.ops import Call, Many, Op, QueueCounts, Script, Step
+from aqueue.client.sync_listener import SyncResultListener
+from aqueue.client.translate import translate
+from aqueue.job import JobRecord, JobStatus, SyncJob
+from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER
+from aqueue.serializers import Serializer
+from aqueue.store.server import warn_if_evicting
+from aqueue.store.sync_store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, SyncStore
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class Queue(QueueBase):
+    """A named queue in Redis, for code that does not run an event loop.
+
+    ``Queue("email", url="redis://127.0.0.1:6379/0")`` or ``Queue("email",
+    connection=redis.Redis(...))``; ``pool_size`` connections per server are shared by
+    all threads.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        url: str | None = None,
+        connection: Any = None,
+        serializer: str | Serializer | None = None,
+        job_timeout: float = DEFAULT_JOB_TIMEOUT,
+        result_ttl: int = DEFAULT_RESULT_TTL,
+        failure_ttl: int = KEEP_FOREVER,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
+        super().__init__(name, serializer=serializer, job_timeout=job_timeout,
+                         result_ttl=result_ttl, failure_ttl=failure_ttl, max_payload=max_payload)
+        self.store = SyncStore.open(url, connection, name=f"aqueue:producer:{name}",
+                                    pool_size=pool_size, pool_timeout=pool_timeout)
+        self._listener: SyncResultListener | None = None
+        self._listener_lock = threading.Lock()
+        self._first_use_done = False
+        self._pid = os.getpid()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close this queue's connections; using the queue afterwards is an error."""
+        self._closed = True
+        if self._listener is not None:
+            self._listener.close()
+        self.store.close()
+
+    # -- running operations ------------------------------------------------------------
+
+    def _run(self, op: Op[T], action: str, *, write: bool = False) -> T:
+        if self._closed:
+            op.close()
+            self._check_open()
+        self._after_fork()
+        try:
+            if write and not self._first_use_done:
+                self._first_use()
+            step = next(op)
+            while True:
+                try:
+                    reply = self._execute(step)
+                except (RedisError, OSError) as exc:
+                    step = op.throw(exc)
+                else:
+                    step = op.send(reply)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        except (RedisError, OSError) as exc:
+            raise translate(exc, action, self.name, self.store) from None
+
+    def _execute(self, step: Step) -> Any:
+        if isinstance(step, Script):
+            return self.store.script(step.name, step.keys, step.args)
+        if isinstance(step, Call):
+            return self.store.call(*step.command, key=step.key)
+        if isinstance(step, Many):
+            return self.store.call_many(step.commands, key=step.key)
+        time.sleep(step.seconds)
+        return None
+
+    def _first_use(self) -> None:
+        op = self.ops.first_use()
+        try:
+            step = next(op)
+            while True:
+                try:
+                    reply = self._execute(step)
+                except RedisError as exc:
+                    step = op.throw(exc)
+                else:
+                    step = op.send(reply)
+        except StopIteration as stop:
+            self._first_use_done = True
+            warn_if_evicting(stop.value, self.store.describe(), f"queue {self.name!r}")
+
+    def _after_fork(self) -> None:
+        """A forked child (gunicorn, Celery prefork...) must not share the parent's sockets."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self.store = SyncStore(self.store.config, name=self.store.name,
+                                   pool_size=self.store.pool_size,
+                                   pool_timeout=self.store.pool_timeout)
+            self._listener = None
+            self._listener_lock = threading.Lock()
+
+    # -- building jobs ---------------------------------------------------------------
+
+    @overload
+    def prepare(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> SyncJob[R]: ...
+    @overload
+    def prepare(self, fn: str, *args: Any, **kwargs: Any) -> SyncJob[Any]: ...
+
+    def prepare(self, fn: FunctionRef, *args: Any, **kwargs: Any) -> SyncJob[Any]:
+        """A job for ``enqueue_many``; see ``AsyncQueue.prepare``."""
+        return self._job(self._draft(fn, args, kwargs))
+
+    def prepare_call(self, fn: FunctionRef, args: Sequence[Any] = (),
+                     kwargs: dict[str, Any] | None = None, **options: Any) -> SyncJob[Any]:
+        return self._job(self._draft_call(fn, args, kwargs, options))
+
+    def _job(self, draft: Draft, now: float | None = None) -> SyncJob[Any]:
+        job: SyncJob[Any] = SyncJob(**draft.record(self.name, now or time.time()), queue=self)
+        job.draft = draft
+        return job
+
+    # -- enqueueing --------------------------------------------------------------------
+
+    @overload
+    def enqueue(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> SyncJob[R]: ...
+    @overload
+    def enqueue(self, fn: str, *args: Any, **kwargs: Any) -> SyncJob[Any]: ...
+
+    def enqueue(self, fn: FunctionRef, *args: Any, **kwargs: Any) -> SyncJob[Any]:
+        """Enqueue ``fn(*args, **kwargs)``; see ``AsyncQueue.enqueue``. (For an ``async
+        def`` function, ``SyncJob[R]`` is typed with the coroutine; ``Task`` types it.)"""
+        return self._send(self._draft(fn, args, kwargs))
+
+    def enqueue_call(self, fn: FunctionRef, args: Sequence[Any] = (),
+                     kwargs: dict[str, Any] | None = None, **options: Any) -> SyncJob[Any]:
+        return self._send(self._draft_call(fn, args, kwargs, options))
+
+    def enqueue_at(self, when: datetime | float, fn: FunctionRef, *args: Any,
+                   **kwargs: Any) -> SyncJob[Any]:
+        return self._send(self._draft_at(when, fn, args, kwargs))
+
+    def enqueue_in(self, delay: timedelta | float, fn: FunctionRef, *args: Any,
+                   **kwargs: Any) -> SyncJob[Any]:
+        return self._send(self._draft_in(delay, fn, args, kwargs))
+
+    def _send(self, draft: Draft) -> SyncJob[Any]:
+        now = self._run(self.ops.enqueue([draft]), "enqueue to", write=True)
+        return self._job(draft, now)
+
+    def enqueue_many(self, jobs: Iterable[SyncJob[Any]], batch_size: int = 1000
+                     ) -> list[SyncJob[Any]]:
+        all_jobs = list(jobs)
+        drafts = self._drafts_of(all_jobs)
+        for start in range(0, len(drafts), batch_size):
+            now = self._run(self.ops.enqueue(drafts[start:start + batch_size]), "enqueue to",
+                            write=True)
+            for job in all_jobs[start:start + batch_size]:
+                job.enqueued_at = now
+        return all_jobs
+
+    # -- inspecting --------------------------------------------------------------------
+
+    def fetch_job(self, job_id: str) -> SyncJob[Any]:
+        return SyncJob(**self._run(self.ops.fetch(job_id), "fetch_job on"), queue=self)
+
+    def get_status(self, job_id: str) -> JobStatus:
+        return self._run(self.ops.status(job_id), "get_status on")
+
+    def wait_for_result(self, job_id: str, timeout: float | None = None) -> Any:
+        """Block (no polling) until the job ends; return its result or raise its failure."""
+        self._check_open()
+        self._after_fork()
+        with self._listener_lock:
+            if self._listener is None:
+                self._listener = SyncResultListener(self.store)
+            listener = self._listener
+        data = listener.wait(self.ops, job_id, timeout,
+                             lambda op: self._run(op, "wait_for_result on"))
+        record = JobRecord(**JobRecord.fields_from_hash(job_id, self.name, data))
+        return record.decode_outcome(self.serializer)
+
+    def cancel(self, job_id: str) -> bool:
+        return self._run(self.ops.cancel(job_id), "cancel on")
+
+    def counts(self) -> QueueCounts:
+        return self._run(self.ops.counts(), "counts on")
+
+    def queued_job_ids(self, start: int = 0, end: int = -1) -> list[str]:
+        return self._run(self.ops.queued_ids(start, end), "queued_job_ids on")
+
+    def failed_job_ids(self) -> list[str]:
+        return self._run(self.ops.failed_ids(), "failed_job_ids on")
+
+    # -- operating ---------------------------------------------------------------------
+
+    def requeue_failed(self, *job_ids: str, all: bool = False) -> int:
+        return self._run(self.ops.requeue_failed(job_ids, all), "requeue_failed on")
+
+    def empty(self) -> int:
+        return self._run(self.ops.empty(), "empty")

@@ -1,0 +1,77 @@
+"""What a Redis error means for the caller: retry later, follow a redirect, or give up.
+
+aqueue keeps redis-py's exception classes (``redis.exceptions``) so that users and the
+worker's loops see the errors they know; this module adds the two things a lean client
+needs to know about an error: was the command possibly executed, and is it worth trying
+again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aqueue.store.urls import Address
+
+# Errors a loop waits out: Redis unreachable, or refusing for now.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+# Error replies that say "not now" rather than "never"; anything else is about the request.
+_TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MISCONF", "BUSY", "MASTERDOWN",
+                      "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "MOVED", "ASK")
+# Replies from a server that is not (or no longer) the primary: look for the primary again.
+_NOT_PRIMARY_REPLIES = ("READONLY", "MASTERDOWN", "NOREPLICAS")
+
+
+class ConnectionLost(RedisConnectionError):
+    """The connection broke while a command was pending. ``sent`` tells whether the command
+    had been written: if so, Redis may have executed it."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class ReplyTimeout(RedisTimeoutError):
+    """No reply within the socket timeout; the command may have been executed."""
+
+    sent = True
+
+
+def is_request_error(exc: BaseException) -> bool:
+    """An error reply that sending the same request again will not cure."""
+    return isinstance(exc, ResponseError) and not str(exc).startswith(_TRANSIENT_REPLIES)
+
+
+def is_not_primary(exc: BaseException) -> bool:
+    return isinstance(exc, ResponseError) and str(exc).startswith(_NOT_PRIMARY_REPLIES)
+
+
+def maybe_executed(exc: BaseException) -> bool:
+    """Whether the failed command may have run on the server anyway."""
+    if isinstance(exc, ResponseError):
+        return False  # an error reply: the command did not run (or ran and failed)
+    return bool(getattr(exc, "sent", True))
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A ``MOVED`` (the slot lives elsewhere now) or ``ASK`` (ask there, once) reply."""
+
+    ask: bool
+    slot: int
+    address: Address
+
+
+def redirect_of(exc: BaseException) -> Redirect | None:
+    if not isinstance(exc, ResponseError):
+        return None
+    text = str(exc)
+    if not text.startswith(("MOVED ", "ASK ")):
+        return None
+    kind, slot, target = text.split()[:3]
+    host, _, port = target.rpartition(":")
+    return Redirect(kind == "ASK", int(slot), Address(host, int(port)))
