@@ -189,6 +189,18 @@ def test_killed_cluster_primary_is_replaced_by_its_replica(
     assert (rejoined.role, rejoined.primary_id) == ("replica", cluster.node_id(replica))
 
 
+def test_heal_drops_an_unfinished_migration(fresh_redis_cluster: RedisCluster) -> None:
+    cluster = fresh_redis_cluster
+    slot = key_slot("aq:{heal}:x")
+    source = cluster.port_for_slot(slot)
+    target = next(port for port in cluster.primary_ports() if port != source)
+    cluster.begin_migration(slot, target)
+    cluster.heal()
+    assert cluster.port_for_slot(slot) == source
+    assert not any(cluster.view(port).migrating or cluster.view(port).importing
+                   for port in cluster.ports)
+
+
 # -- sentinel ------------------------------------------------------------------------------
 
 def test_sentinel_set_announces_only_loopback_addresses(
@@ -228,6 +240,16 @@ def test_killing_the_sentinel_primary_promotes_its_replica(
     assert set(fresh_redis_sentinel.reported_primaries().values()) == set(replica)
     print(f"killed primary rejoining as replica: {fresh_redis_sentinel.restart(old):.2f} s")
     assert fresh_redis_sentinel.replica_ports() == [old]
+
+
+def test_heal_restores_a_set_whose_primary_was_killed(
+    fresh_redis_sentinel: RedisSentinelSet,
+) -> None:
+    old = fresh_redis_sentinel.primary_port()
+    fresh_redis_sentinel.kill(old)  # and leave it to heal(), mid-failover
+    fresh_redis_sentinel.heal()
+    assert fresh_redis_sentinel.server(old).alive()
+    assert len({fresh_redis_sentinel.primary_port(), *fresh_redis_sentinel.replica_ports()}) == 2
 
 
 def test_min_replicas_to_write_refuses_writes_without_enough_replicas(

@@ -267,7 +267,13 @@ class RedisSentinelSet:
         return self.wait_until_healthy()
 
     def _demote_stale_primaries(self) -> None:
-        primary = self.primary_port()
+        """REPLICAOF the reported primary for any other data node answering ROLE master,
+        but only while all running sentinels agree on the primary (mid-failover, the
+        first sentinel's answer may be the stale one)."""
+        reported = set(self.reported_primaries().values())
+        if len(reported) != 1:
+            return
+        primary = reported.pop()
         for server in self.data_nodes:
             if server.port != primary and server.alive() and \
                     command(server.port, "ROLE")[0] == "master":
@@ -301,9 +307,13 @@ class RedisSentinelSet:
                 primary = self.primary_port()
                 server.args = self._data_args(None if primary == server.port else primary)
                 server.start()
-        self._demote_stale_primaries()
         self.set_min_replicas_to_write(self.initial_min_replicas)
-        self.wait_until_healthy()
+
+        def healed() -> None:  # a failover may still be under way: demote until it is not
+            self._demote_stale_primaries()
+            self._check_healthy()
+
+        wait_until(healed, TIMEOUT, "a healed sentinel set", self.describe)
 
     def client(self) -> redis.Redis:
         """A plain client of the current primary."""
