@@ -160,6 +160,48 @@ def test_half_migrated_slot_answers_ask_for_moved_keys(fresh_redis_cluster: Redi
         assert node.mget(keys) == keys
 
 
+def test_a_slot_migrates_while_a_client_drains_it(fresh_redis_cluster: RedisCluster) -> None:
+    cluster = fresh_redis_cluster
+    queue, done = "aq:{busy}:queued", "aq:{busy}:done"
+    slot = key_slot(queue)
+    source = cluster.port_for_slot(slot)
+    target = next(port for port in cluster.primary_ports() if port != source)
+    with cluster_client(cluster) as client, client.pipeline() as pipe:
+        pipe.rpush(queue, *range(5000))
+        for i in range(5000):
+            pipe.set(f"aq:{{busy}}:job:{i}", i)
+        pipe.execute()
+    pop = "local v = redis.call('LPOP', KEYS[1]) " \
+          "if v then redis.call('DEL', KEYS[2] .. v) redis.call('INCR', KEYS[3]) end return v"
+    stop = threading.Event()
+    refused: list[Exception] = []
+
+    def drain() -> None:
+        with cluster_client(cluster) as client:
+            while not stop.is_set():
+                try:  # TRYAGAIN while the job keys are split between the two nodes
+                    client.eval(pop, 3, queue, "aq:{busy}:job:", done)
+                except redis.exceptions.ClusterError as exc:
+                    refused.append(exc)
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    try:
+        time.sleep(0.1)
+        cluster.begin_migration(slot, target)
+        time.sleep(0.2)
+        cluster.finish_migration(slot, target)
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        drainer.join()
+    print(f"live reshard under load: {len(refused)} pops refused (TRYAGAIN) meanwhile")
+    with direct(target) as node:
+        finished, left = int(node.get(done) or 0), node.llen(queue)
+        assert finished > 0 and left > 0 and finished + left == 5000  # drained mid-way
+        assert node.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 2 + left
+
+
 def test_cluster_failover_swaps_primary_and_replica(fresh_redis_cluster: RedisCluster) -> None:
     cluster = fresh_redis_cluster
     old = cluster.primary_ports()[0]
