@@ -1,4 +1,4 @@
-"""The test servers themselves: a real cluster, a real Sentinel set, the faulty proxy.
+"""The test servers themselves: a real cluster, a real Sentinel set, their processes.
 
 Plain redis-py only (no aqueue): these check the infrastructure other tests stand on.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,10 +22,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from tests.redis_servers import RedisServer
 from tests.servers.cluster import RedisCluster
 from tests.servers.cluster_view import addresses
-from tests.servers.fixtures import ProxyFactory
 from tests.servers.process import ServerProcess
 from tests.servers.sentinel import RedisSentinelSet
 from tests.servers.slots import key_slot
@@ -42,12 +39,6 @@ def direct(port: int, socket_timeout: float = 5) -> redis.Redis:
 
 def cluster_client(cluster: RedisCluster) -> redis.cluster.RedisCluster:
     return redis.cluster.RedisCluster.from_url(cluster.startup_url, decode_responses=True)
-
-
-@pytest.fixture
-def redis_server_port(redis_url: str, redis_server: RedisServer) -> int:
-    """The port of the suite's plain, flushed redis-server."""
-    return redis_server.port
 
 
 def keys_in_slot_of(name: str, count: int) -> list[str]:
@@ -301,93 +292,6 @@ def test_min_replicas_to_write_refuses_writes_without_enough_replicas(
     with direct(fresh_redis_sentinel.primary_port()) as primary, \
             pytest.raises(redis.ResponseError, match="NOREPLICAS"):
         primary.set("k", "v")
-
-
-# -- proxy ---------------------------------------------------------------------------------
-
-def test_proxy_passes_commands_through(redis_server_port: int, faulty_proxy: ProxyFactory) -> None:
-    proxy = faulty_proxy(redis_server_port)
-    with direct(proxy.port) as client:
-        assert client.incr("passed") == 1
-    assert proxy.stats.accepted == 1
-
-
-def test_drop_before_forwarding_loses_the_request(
-    redis_server_port: int, faulty_proxy: ProxyFactory,
-) -> None:
-    proxy = faulty_proxy(redis_server_port)
-    with direct(proxy.port) as client, direct(redis_server_port) as redis_itself:
-        client.ping()
-        proxy.drop(before=1.0)
-        with pytest.raises(redis.ConnectionError):
-            client.incr("counter")
-        assert redis_itself.get("counter") is None
-    assert (proxy.dropped_before, proxy.dropped_after) == (1, 0)
-
-
-def test_drop_after_forwarding_runs_the_command_but_loses_the_reply(
-    redis_server_port: int, faulty_proxy: ProxyFactory,
-) -> None:
-    proxy = faulty_proxy(redis_server_port)
-    with direct(proxy.port) as client, direct(redis_server_port) as redis_itself:
-        client.ping()
-        proxy.drop(after=1.0)
-        with pytest.raises(redis.ConnectionError):
-            client.incr("counter")
-        assert redis_itself.get("counter") == "1"
-    assert (proxy.dropped_before, proxy.dropped_after) == (0, 1)
-
-
-def ping_outcomes(port: int, times: int) -> list[bool]:
-    """Send one PING per new connection; whether each was answered."""
-    outcomes = []
-    for _ in range(times):
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            outcomes.append(sock.recv(64) == b"+PONG\r\n")
-    return outcomes
-
-
-def test_seeded_proxies_drop_the_same_chunks(
-    redis_server_port: int, faulty_proxy: ProxyFactory,
-) -> None:
-    runs = []
-    for _ in range(2):
-        proxy = faulty_proxy(redis_server_port, seed=7)
-        proxy.drop(before=0.25, after=0.25)
-        runs.append(ping_outcomes(proxy.port, 40))
-        assert proxy.dropped_before + proxy.dropped_after == runs[-1].count(False)
-    assert runs[0] == runs[1]
-    assert 5 < runs[0].count(False) < 35
-
-
-def test_blackhole_forwards_nothing_until_connections_are_closed(
-    redis_server_port: int, faulty_proxy: ProxyFactory,
-) -> None:
-    proxy = faulty_proxy(redis_server_port)
-    proxy.blackhole()
-    with direct(proxy.port, socket_timeout=0.3) as client, pytest.raises(redis.TimeoutError):
-        client.set("held", "back")
-    assert proxy.close_all() == 1
-    proxy.pass_through()
-    with direct(proxy.port) as client, direct(redis_server_port) as redis_itself:
-        assert redis_itself.get("held") is None
-        assert client.ping()
-
-
-def test_leaving_the_blackhole_delivers_what_was_held_back(
-    redis_server_port: int, faulty_proxy: ProxyFactory,
-) -> None:
-    proxy = faulty_proxy(redis_server_port)
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
-        proxy.blackhole()
-        sock.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nheld\r\n$4\r\nback\r\n")
-        time.sleep(0.2)
-        with direct(redis_server_port) as redis_itself:
-            assert redis_itself.get("held") is None
-            proxy.pass_through()
-            assert sock.recv(64) == b"+OK\r\n"
-            assert redis_itself.get("held") == "back"
 
 
 # -- processes never outlive the test run --------------------------------------------------
