@@ -13,6 +13,8 @@ from aqueue import AsyncQueue, Worker
 from tests import tasks
 from tests.redis_servers import RedisServer
 
+pytest_plugins = ["tests.servers.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
