@@ -8,6 +8,7 @@ a dependency changed, fills it with one ``pip download``; every later run is off
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -60,11 +61,24 @@ def requirements() -> list[str]:
     return [*build, *runtime]
 
 
+# Left by builds, editable installs and tools; the sdist must not depend on any of them.
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", ".bench-venvs", "*.egg-info", "build",
+                                    "dist", "__pycache__", ".*_cache")
+
+
 def build_distributions(out_dir: Path, wheels: Path) -> Distributions:
-    """``python -m build``: the sdist, then the wheel built from that sdist, in isolation."""
+    """``python -m build`` on a clean copy of the checkout: the sdist, then the wheel built
+    from that sdist, each in an isolated build environment.
+
+    The copy leaves out what is not source: setuptools adds every file named in an old
+    ``*.egg-info/SOURCES.txt`` to the sdist, which would hide a file missing from the
+    package data."""
+    source = out_dir / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
     offline = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
     _run_offline_or_fill(
-        [sys.executable, "-m", "build", "--outdir", str(out_dir), str(ROOT)], wheels, env=offline)
+        [sys.executable, "-m", "build", "--outdir", str(out_dir), str(source)], wheels,
+        env=offline)
     [sdist] = out_dir.glob("*.tar.gz")
     [wheel] = out_dir.glob("*.whl")
     return Distributions(sdist=sdist, wheel=wheel)
