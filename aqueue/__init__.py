@@ -1,5 +1,7 @@
 """aqueue: an asyncio-native task queue for Python on Redis."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from aqueue.client import AsyncQueue, QueueCounts
 from aqueue.client.admin import AsyncAdmin, WorkerInfo
 from aqueue.client.sync_queue import Queue
@@ -52,4 +54,8 @@ __all__ = [
     "current_job",
 ]
 
-__version__ = "0.1.0"
+try:
+    # The distribution is `aqueue-redis`: the name `aqueue` on PyPI is another project's.
+    __version__ = version("aqueue-redis")
+except PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"

@@ -99,7 +99,7 @@ PEERS: dict[str, Peer] = {
             "aqueue",
             None,
             (),
-            ("aqueue", "redis", "hiredis", "uvloop"),
+            ("aqueue-redis", "redis", "hiredis", "uvloop"),
             "aqueue_driver",
             _aqueue,
             has_bulk=True,
