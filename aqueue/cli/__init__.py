@@ -18,6 +18,7 @@ from aqueue.errors import AqueueError
 from aqueue.store import keys
 from aqueue.store.connection import as_text, connect, default_url, ping, redact
 from aqueue.worker.executor import busy_job_threads
+from aqueue.worker.supervisor import parse_processes, run_supervisor
 from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
 
 T = TypeVar("T")
@@ -61,11 +62,21 @@ def worker(
     max_deliveries: Annotated[int, typer.Option(help="Fail a job after its worker died this "
                                                      "many times running it (0: never).")]
         = DEFAULT_MAX_DELIVERIES,
-    name: Annotated[str | None, typer.Option(help="Worker name (default host.pid.random).")]
+    name: Annotated[str | None, typer.Option(help="Worker name (default host.pid.random); "
+                                                  "with --processes, NAME.1 ... NAME.N.")]
         = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    processes: Annotated[str | None, typer.Option(
+        help="Run N worker processes under a supervisor that restarts them ('auto': one "
+             "per CPU).", show_default=False)] = None,
 ) -> None:
     """Run jobs from QUEUES."""
+    if processes is not None:
+        try:
+            process_count = parse_processes(processes)
+        except ValueError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not imports:
@@ -74,6 +85,9 @@ def worker(
         raise typer.Exit(2)
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be imported
+    if processes is not None:  # the workers, not this process, import the modules
+        raise typer.Exit(run_supervisor(sys.argv[sys.argv.index("worker") + 1:],
+                                        processes=process_count, name=name, burst=burst))
     try:
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
@@ -133,13 +147,25 @@ async def _info(names: list[str], url: str) -> None:
             typer.echo("(no queues)")
         workers = await redis.zrangebyscore(keys.WORKERS, time.time(), "+inf")
         typer.echo(f"\n{len(workers)} live worker(s)")
+        by_supervisor: dict[str, list[dict[str, str]]] = {}  # "": not supervised
         for worker_name in workers:
             data = await redis.hgetall(keys.worker_key(as_text(worker_name)))
             if data:
                 w = {as_text(k): as_text(v) for k, v in data.items()}
-                typer.echo(f"  {w['name']}  host={w['host']} pid={w['pid']} queues={w['queues']} "
-                           f"concurrency={w['concurrency']} in_flight={w['in_flight']} "
-                           f"processed={w['processed']} failed={w['failed']}")
+                by_supervisor.setdefault(w.get("supervisor", ""), []).append(w)
+        for supervisor, members in sorted(by_supervisor.items()):
+            indent = "  "
+            if supervisor:
+                supervisor_name, _, supervisor_pid = supervisor.rpartition(":")
+                typer.echo(f"  supervisor {supervisor_name}  host={members[0]['host']} "
+                           f"pid={supervisor_pid}: {len(members)} worker(s)")
+                indent = "    "
+                members.sort(key=lambda w: (len(w["name"]), w["name"]))  # NAME.2 before NAME.10
+            for w in members:
+                typer.echo(f"{indent}{w['name']}  host={w['host']} pid={w['pid']} "
+                           f"queues={w['queues']} concurrency={w['concurrency']} "
+                           f"in_flight={w['in_flight']} processed={w['processed']} "
+                           f"failed={w['failed']}")
     finally:
         await redis.aclose()
 

@@ -18,6 +18,7 @@ from aqueue.store import keys
 from aqueue.store.scripts import Scripts
 from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
 from aqueue.worker.executor import Claimed
+from aqueue.worker.supervisor import supervised_by
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -94,6 +95,7 @@ class Heartbeat:
                 "concurrency": self.concurrency, "in_flight": self.running(),
                 "processed": self.stats.processed, "failed": self.stats.failed,
                 "started_at": repr(self.stats.started_at), "heartbeat_at": repr(now),
+                "supervisor": supervised_by(),
             })
             pipe.expire(worker_key, ttl)
             pipe.zadd(keys.WORKERS, {self.name: now + ttl})
