@@ -68,7 +68,7 @@ def worker(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     processes: Annotated[str | None, typer.Option(
         help="Run N worker processes under a supervisor that restarts them ('auto': one "
-             "per CPU).", show_default=False)] = None,
+             "per CPU).", metavar="N|auto", show_default=False)] = None,
 ) -> None:
     """Run jobs from QUEUES."""
     if processes is not None:

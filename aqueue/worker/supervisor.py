@@ -192,8 +192,9 @@ class Supervisor:
         else:
             if ran_for >= STABLE_RUN:
                 child.delay = FIRST_RESTART_DELAY
-            logger.warning("worker %s (pid %d) %s after %.1f s; restarting it in %g s",
-                           child.name, child.pid, describe_exit(status), ran_for, child.delay)
+            what = (describe_exit(status) if status is None else
+                    f"(pid {child.pid}) {describe_exit(status)} after {ran_for:.1f} s")
+            logger.warning("worker %s %s; restarting it in %g s", child.name, what, child.delay)
             child.restart_at = time.monotonic() + child.delay
             child.delay = min(child.delay * 2, MAX_RESTART_DELAY)
 
