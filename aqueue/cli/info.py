@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from aqueue.cli.app import UrlOption, app, run_async
-from aqueue.client.admin import AsyncAdmin
+from aqueue.client.admin import AsyncAdmin, WorkerInfo
 from aqueue.store.server import ping
 
 
@@ -36,7 +36,19 @@ async def _info(names: list[str], url: str | None) -> None:
             typer.echo("(no queues)")
         workers = await admin.workers()
         typer.echo(f"\n{len(workers)} live worker(s)")
+        by_supervisor: dict[str, list[WorkerInfo]] = {}  # "": not supervised
         for w in workers:
-            typer.echo(f"  {w.name}  host={w.host} pid={w.pid} queues={','.join(w.queues)} "
-                       f"concurrency={w.concurrency} in_flight={w.in_flight} "
-                       f"processed={w.processed} failed={w.failed}")
+            by_supervisor.setdefault(w.supervisor or "", []).append(w)
+        for supervisor, members in sorted(by_supervisor.items()):
+            indent = "  "
+            if supervisor:
+                supervisor_name, _, supervisor_pid = supervisor.rpartition(":")
+                typer.echo(f"  supervisor {supervisor_name}  host={members[0].host} "
+                           f"pid={supervisor_pid}: {len(members)} worker(s)")
+                indent = "    "
+                members.sort(key=lambda w: (len(w.name), w.name))  # NAME.2 before NAME.10
+            for w in members:
+                typer.echo(f"{indent}{w.name}  host={w.host} pid={w.pid} "
+                           f"queues={','.join(w.queues)} concurrency={w.concurrency} "
+                           f"in_flight={w.in_flight} processed={w.processed} "
+                           f"failed={w.failed}")

@@ -13,6 +13,7 @@ from aqueue.cli.app import UrlOption, app, run_async
 from aqueue.errors import AqueueError
 from aqueue.store.urls import default_url
 from aqueue.worker.executor import busy_job_threads
+from aqueue.worker.supervisor import parse_processes, run_supervisor
 from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
 
 
@@ -34,11 +35,21 @@ def worker(
     max_deliveries: Annotated[int, typer.Option(help="Fail a job after its worker died this "
                                                      "many times running it (0: never).")]
         = DEFAULT_MAX_DELIVERIES,
-    name: Annotated[str | None, typer.Option(help="Worker name (default host.pid.random).")]
+    name: Annotated[str | None, typer.Option(help="Worker name (default host.pid.random); "
+                                                  "with --processes, NAME.1 ... NAME.N.")]
         = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    processes: Annotated[str | None, typer.Option(
+        help="Run N worker processes under a supervisor that restarts them ('auto': one "
+             "per CPU).", metavar="N|auto", show_default=False)] = None,
 ) -> None:
     """Run jobs from QUEUES."""
+    if processes is not None:
+        try:
+            process_count = parse_processes(processes)
+        except ValueError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not imports:
@@ -47,6 +58,9 @@ def worker(
         raise typer.Exit(2)
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be imported
+    if processes is not None:  # the workers, not this process, import the modules
+        raise typer.Exit(run_supervisor(sys.argv[sys.argv.index("worker") + 1:],
+                                        processes=process_count, name=name, burst=burst))
     try:
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,

@@ -17,6 +17,7 @@ from aqueue.store.store import Store
 from aqueue.worker.backoff import Backoff
 from aqueue.worker.groups import QueueGroup
 from aqueue.worker.logs import short
+from aqueue.worker.supervisor import supervised_by
 
 if TYPE_CHECKING:
     from aqueue.worker.executor import Claimed
@@ -62,8 +63,8 @@ class Heartbeat:
             "concurrency": concurrency, "lease": lease,
             "started_at": repr(stats.started_at),
         }
-        if os.environ.get("AQUEUE_SUPERVISOR"):
-            self._static["supervisor"] = os.environ["AQUEUE_SUPERVISOR"]
+        if supervised_by():
+            self._static["supervisor"] = supervised_by()
 
     async def run(self) -> None:
         backoff = Backoff()
