@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import functools
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import anyio
 
 from aqueue.errors import FunctionNotAllowed, JobTimeout
+from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
 from aqueue.job import JobStatus, RunSpec
 from aqueue.serializers import Serializer
@@ -62,6 +64,9 @@ class Claimed:
     fields: dict[bytes, bytes]
     func: str = ""
     task: asyncio.Task[None] | None = None  # the task running it, set by the worker
+    attempt: int = 0  # 1 on the first run; set once the job is read
+    max_attempts: int = 1
+    started: float = 0.0  # time.monotonic() when its function was called
 
 
 @dataclass(slots=True)
@@ -79,6 +84,8 @@ class ExecutionContext:
     registry: FunctionRegistry
     serializer: Serializer
     thread_limiter: anyio.CapacityLimiter
+    events: EventBus = field(default_factory=EventBus)
+    worker: str = ""
 
 
 async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
@@ -102,6 +109,12 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
         return fail(claimed, job, "InvalidPayload",
                     f"job {claimed.id} ({job.func}): arguments cannot be decoded: {exc}")
 
+    claimed.attempt = job.attempts + 1
+    claimed.max_attempts = 1 + (job.retry.max if job.retry is not None else 0)
+    claimed.started = time.monotonic()
+    if ctx.events:
+        ctx.events.emit(Event("job.started", ctx.worker, claimed.queue_name, claimed.id,
+                              job.func, claimed.attempt, data={"timeout": job.timeout}))
     task = claimed.task
     assert task is not None
     deadline = _Deadline(task)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aqueue.events import Event, EventBus
 from aqueue.store import keys
 from aqueue.store.errors import TRANSIENT_ERRORS
 from aqueue.store.store import Store
@@ -45,6 +46,7 @@ class Heartbeat:
         self, store: Store, *, name: str, groups: Sequence[QueueGroup], lease: float,
         concurrency: int, stats: WorkerStats, inflight: Callable[[], list[Claimed]],
         running: Callable[[], int], extra: Callable[[], dict[str, Any]] | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.store = store
         self.name = name
@@ -55,6 +57,7 @@ class Heartbeat:
         self.inflight = inflight
         self.running = running
         self.extra = extra
+        self.events = events or EventBus()
         self.interval = lease / 3
         self.lost: set[str] = set()
         self._static = {
@@ -101,6 +104,10 @@ class Heartbeat:
                 logger.error("job %s no longer exists in Redis (was Redis restarted without "
                              "persistence, or flushed?); its outcome will be dropped", job_id)
             else:
+                if self.events:
+                    job = by_token[token]
+                    self.events.emit(Event("lease.lost", self.name, job.queue_name, job.id,
+                                           job.func, job.attempt))
                 logger.warning("job %s: lease lost (this worker was stalled or cut off for "
                                "longer than the lease); another worker may run it too, and "
                                "this run's outcome will be discarded", job_id)

@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
@@ -26,6 +27,7 @@ import anyio
 from redis.exceptions import RedisError
 
 from aqueue.errors import ConnectionFailed, WorkerCrashed
+from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
 from aqueue.plugins.base import Plugin, PluginContext
 from aqueue.plugins.promoter import Promoter
@@ -37,10 +39,11 @@ from aqueue.store.server import check_servers, discover, ping
 from aqueue.store.store import Store
 from aqueue.worker.acker import Acker
 from aqueue.worker.backoff import Backoff
-from aqueue.worker.executor import Claimed, ExecutionContext, execute, fail, handback
+from aqueue.worker.executor import Ack, Claimed, ExecutionContext, execute, fail, handback
 from aqueue.worker.fetcher import IDLE_BLOCK, Fetcher
 from aqueue.worker.groups import build_groups
 from aqueue.worker.heartbeat import Heartbeat, WorkerStats
+from aqueue.worker.log_events import JobLogger
 from aqueue.worker.logs import short
 from aqueue.worker.watchdog import LoopWatchdog
 
@@ -76,6 +79,7 @@ class Worker:
         burst: bool = False,
         name: str | None = None,
         plugins: Iterable[Plugin] = (),
+        log_tracebacks: bool = False,
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -99,9 +103,11 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.burst = burst
         self.stats = WorkerStats()
+        self.events = EventBus()
+        self.events.subscribe(JobLogger(tracebacks=log_tracebacks))
         self._context = ExecutionContext(
             self.registry, get_serializer(serializer),
-            anyio.CapacityLimiter(threads or min(concurrency, 40)),
+            anyio.CapacityLimiter(threads or min(concurrency, 40)), self.events, self.name,
         )
         self.promoter = Promoter()
         self.reaper = Reaper()
@@ -111,7 +117,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0
-        self.acker = Acker(self.store, self.stats)
+        self.acker = Acker(self.store, self.stats, on_written=self._recorded)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
         self.fetcher: Fetcher | None = None
         self.started = asyncio.Event()  # set once the worker is registered and claiming
@@ -153,7 +159,7 @@ class Worker:
             self.store, name=self.name, groups=groups, lease=self.lease,
             concurrency=self.concurrency, stats=self.stats,
             inflight=lambda: list(self.acker.inflight.values()),
-            running=lambda: len(self._running),
+            running=lambda: len(self._running), events=self.events,
         )
         try:
             await heartbeat.register()
@@ -176,6 +182,8 @@ class Worker:
         ]
         fetcher = self._start(self._fetch_loop(), "aqueue-fetcher")
         self.started.set()
+        self.events.emit(Event("worker.started", self.name,
+                               data={"queues": [q.name for q in self.queues]}))
         try:
             await self._stopping.wait()
         finally:
@@ -192,6 +200,8 @@ class Worker:
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await heartbeat.unregister()
             await self._close_connections()
+            self.events.emit(Event("worker.stopped", self.name, data={
+                "processed": self.stats.processed, "failed": self.stats.failed}))
             logger.info("worker %s stopped: %d processed, %d failed", self.name,
                         self.stats.processed, self.stats.failed)
         if self._crash is not None:
@@ -301,9 +311,22 @@ class Worker:
             self._running.pop(claimed.task, None)  # type: ignore[arg-type]
             self._slot_free.set()
         self.acker.add(ack)
-        if ack.outcome == "failed":
-            logger.error("job %s (%s) failed: %s", short(claimed.id), short(claimed.func or "?"),
-                         short(_field(ack.fields, "exc_message")))
+        if self.events:
+            self.events.emit(Event(
+                "job.ran", self.name, claimed.queue_name, claimed.id, claimed.func,
+                claimed.attempt, ack.outcome,
+                time.monotonic() - claimed.started if claimed.started else None, data={
+                    "exc_type": _field(ack.fields, "exc_type"),
+                    "exc_message": _field(ack.fields, "exc_message"),
+                    "traceback": _field(ack.fields, "exc_traceback"),
+                    "retry_in": ack.number if ack.outcome == "retry" else None,
+                    "max_attempts": claimed.max_attempts}))
+
+    def _recorded(self, ack: Ack, what: str) -> None:
+        if self.events:
+            claimed = ack.claimed
+            self.events.emit(Event("job.recorded", self.name, claimed.queue_name, claimed.id,
+                                   claimed.func, claimed.attempt, what))
 
     def describe_running(self) -> str:
         jobs = list(self._running.values())[:5]

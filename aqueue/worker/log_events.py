@@ -1,0 +1,35 @@
+"""The worker's log lines about jobs, as a listener of its event stream: a failure with
+its exception type and message (the traceback too at DEBUG, or with ``tracebacks=True``),
+a retry with its attempt number and delay, an outcome another worker took over."""
+
+from __future__ import annotations
+
+import logging
+
+from aqueue.events import Event
+from aqueue.worker.logs import short
+
+logger = logging.getLogger("aqueue.worker")
+
+
+class JobLogger:
+    def __init__(self, *, tracebacks: bool = False) -> None:
+        self.tracebacks = tracebacks
+
+    def __call__(self, event: Event) -> None:
+        if event.kind != "job.ran" or event.outcome not in ("failed", "retry"):
+            return
+        data = event.data
+        what = f"{short(data.get('exc_type') or 'Error')}: {short(data.get('exc_message') or '')}"
+        job = f"job {short(event.job_id)} ({short(event.func or '?')})"
+        if event.outcome == "retry":
+            logger.warning("%s failed (attempt %d of %d): %s; retrying in %.3g s", job,
+                           event.attempt, data.get("max_attempts", event.attempt + 1), what,
+                           data.get("retry_in", 0.0))
+        else:
+            attempts = f" after {event.attempt} attempts" if event.attempt > 1 else ""
+            logger.error("%s failed%s: %s", job, attempts, what)
+        traceback = data.get("traceback")
+        if traceback and (self.tracebacks or logger.isEnabledFor(logging.DEBUG)):
+            logger.log(logging.ERROR if self.tracebacks else logging.DEBUG,
+                       "%s traceback:\n%s", job, short(traceback, 20_000))
