@@ -21,6 +21,7 @@ from aqueue.job import Job, JobRecord, JobStatus, SyncJob
 from aqueue.options import JobOptions
 from aqueue.retry import Retry
 from aqueue.serializers import JSONSerializer, PickleSerializer, Serializer
+from aqueue.task import AsyncTask, SyncTask, Task, task
 from aqueue.worker import Worker
 from aqueue.worker.executor import JobInfo, current_job
 
@@ -28,6 +29,7 @@ __all__ = [
     "AqueueError",
     "AsyncAdmin",
     "AsyncQueue",
+    "AsyncTask",
     "ConnectionFailed",
     "FunctionNotAllowed",
     "JSONSerializer",
@@ -48,10 +50,13 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "SyncJob",
+    "SyncTask",
+    "Task",
     "Worker",
     "WorkerCrashed",
     "WorkerInfo",
     "current_job",
+    "task",
 ]
 
 try:

@@ -176,5 +176,7 @@ class FunctionRegistry:
 
 
 def _describe(name: str, fn: Callable[..., Any]) -> Function:
+    if getattr(fn, "_is_aqueue_task", False):  # @task: run the function it wraps
+        fn = fn.__wrapped__  # type: ignore[attr-defined]
     target = getattr(fn, "__func__", fn)
     return Function(name=name, call=fn, is_async=inspect.iscoroutinefunction(target))

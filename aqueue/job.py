@@ -174,6 +174,10 @@ class Job(JobRecord, Generic[R]):
         """Cancel a queued or scheduled job. False if it already started or ended."""
         return await self._bound().cancel(self.id)
 
+    async def delete(self) -> bool:
+        """Delete the job unless it is running; False if it was not deleted."""
+        return bool(await self._bound().delete(self.id))
+
 
 @dataclass(slots=True)
 class SyncJob(JobRecord, Generic[R]):
@@ -209,6 +213,9 @@ class SyncJob(JobRecord, Generic[R]):
     def cancel(self) -> bool:
         canceled: bool = self._bound().cancel(self.id)
         return canceled
+
+    def delete(self) -> bool:
+        return bool(self._bound().delete(self.id))
 
 
 def check_limits(timeout: float, result_ttl: int, failure_ttl: int) -> None:

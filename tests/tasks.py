@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from aqueue import task
 from tests.elsewhere import defined_elsewhere  # noqa: F401  (imported, not defined here)
 
 calls: list[str] = []
@@ -125,3 +126,9 @@ async def whoami_delivery() -> int:
     from aqueue import current_job
 
     return current_job().delivery
+
+
+@task(job_timeout=30)
+async def greet(name: str, punctuation: str = "!") -> str:
+    """A typed task (aqueue.task) the workers of the tests may run."""
+    return f"hello {name}{punctuation}"

@@ -7,21 +7,23 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, TypeVar, overload
+from typing import Any, ParamSpec, Self, TypeVar, Unpack, overload
 
 from redis.exceptions import RedisError
 
 from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
 from aqueue.client.encoding import Draft, FunctionRef
 from aqueue.client.listener import ResultListener
-from aqueue.client.ops import Call, Many, Op, QueueCounts, Script, Step
+from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, Script, Step
 from aqueue.client.translate import translate
 from aqueue.job import Job, JobRecord, JobStatus
-from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER
+from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER, JobOptions
 from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
 from aqueue.store.store import Store
+from aqueue.task import AsyncTask, Task
 
+P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -155,6 +157,18 @@ class AsyncQueue(QueueBase):
         job.draft = draft
         return job
 
+    @overload
+    def task(self, fn: Callable[P, Awaitable[R]], **options: Unpack[JobOptions]
+             ) -> AsyncTask[P, R]: ...
+    @overload
+    def task(self, fn: Callable[P, R], **options: Unpack[JobOptions]) -> AsyncTask[P, R]: ...
+
+    def task(self, fn: Callable[..., Any], **options: Unpack[JobOptions]) -> AsyncTask[Any, Any]:
+        """``fn`` as a typed task on this queue: ``.enqueue(...)`` is checked against its
+        signature, options go to ``task(fn, job_timeout=...)`` or ``.options(...)``."""
+        base = fn if isinstance(fn, Task) else Task(fn, {})
+        return base.on(self).options(**options)
+
     # -- enqueueing --------------------------------------------------------------------
 
     @overload
@@ -236,6 +250,31 @@ class AsyncQueue(QueueBase):
     async def failed_job_ids(self) -> list[str]:
         return await self._run(self.ops.failed_ids(), "failed_job_ids on")
 
+    async def job_ids(self, state: str, start: int = 0, stop: int = -1) -> list[str]:
+        """Ids in ``state`` (queued, scheduled, started, failed, finished, canceled; the
+        last two are the 10,000 most recent), ``start``..``stop`` inclusive."""
+        return await self._run(self.ops.job_ids(state, start, stop), "job_ids on")
+
+    async def scheduled_job_ids(self, start: int = 0, stop: int = -1) -> list[str]:
+        return await self.job_ids("scheduled", start, stop)
+
+    async def started_job_ids(self, start: int = 0, stop: int = -1) -> list[str]:
+        return await self.job_ids("started", start, stop)
+
+    async def jobs(self, state: str, start: int = 0, stop: int = 49) -> list[Job[Any]]:
+        """A page of jobs in ``state``, read in one round trip."""
+        records = await self._run(self.ops.jobs(state, start, stop), "jobs on")
+        return [Job(**fields, queue=self) for fields in records]
+
+    async def memory(self) -> QueueMemory:
+        """Bytes Redis uses for this queue, and per job (from a sample)."""
+        return await self._run(self.ops.memory(), "memory on")
+
+    async def ping(self) -> float:
+        """Seconds for a round trip to the queue's server (for readiness checks); raises
+        ``ConnectionFailed`` if it does not answer."""
+        return await self._run(self.ops.ping(), "ping")
+
     # -- operating ---------------------------------------------------------------------
 
     async def requeue_failed(self, *job_ids: str, all: bool = False) -> int:
@@ -245,6 +284,18 @@ class AsyncQueue(QueueBase):
     async def empty(self) -> int:
         """Drop every queued job; returns how many were dropped."""
         return await self._run(self.ops.empty(), "empty")
+
+    async def delete(self, *job_ids: str) -> int:
+        """Delete jobs that are not running (queued, scheduled, failed or ended); returns
+        how many were deleted. A running job is not deleted: cancel it first."""
+        deleted, _ = await self._run(self.ops.delete(job_ids), "delete on")
+        return deleted
+
+    async def delete_failed(self, *job_ids: str, all: bool = False) -> int:
+        """Delete failed jobs: the given ids, or ``all=True``."""
+        if all:
+            return await self._run(self.ops.delete_failed(), "delete_failed on")
+        return await self.delete(*job_ids)
 
 
 

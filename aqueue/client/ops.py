@@ -56,12 +56,24 @@ RESEND_PAUSES = (0.05, 0.2, 0.5, 1.0)
 
 @dataclass(frozen=True, slots=True)
 class QueueCounts:
+    """Jobs in each state now (queued, scheduled, started, failed), totals since the queue
+    began (finished, retried, canceled, enqueued), and how long the oldest queued job has
+    waited (None if nothing is queued)."""
+
     queued: int
     scheduled: int
     started: int
     failed: int
     finished: int
-    retrying: int = 0  # jobs scheduled again after a failure (included in ``scheduled``)
+    retried: int = 0
+    canceled: int = 0
+    enqueued: int = 0
+    oldest_queued_age: float | None = None
+
+
+# Where each listed state's ids are, and how to read a page of them.
+LISTED_STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled")
+PAGE_LIMIT = 1000
 
 
 class QueueOps:
@@ -150,7 +162,9 @@ class QueueOps:
     def counts(self) -> Op[QueueCounts]:
         reply = yield Script("counts", self.block, [])
         return QueueCounts(queued=reply[0], scheduled=reply[1], started=reply[2],
-                           failed=reply[3], finished=reply[4], retrying=reply[5])
+                           failed=reply[3], finished=reply[4], retried=reply[5],
+                           canceled=reply[6], enqueued=reply[7],
+                           oldest_queued_age=float(reply[8]) if reply[8] else None)
 
     def cancel(self, job_id: str) -> Op[bool]:
         outcome = yield Script("cancel", self.block, [job_id])
@@ -160,9 +174,17 @@ class QueueOps:
 
     def requeue_failed(self, job_ids: Iterable[str], all: bool) -> Op[int]:
         ids = list(job_ids)
-        if not all and not ids:
-            return 0
-        return int((yield Script("requeue_failed", self.block, ["all"] if all else ["ids", *ids])))
+        if not all:
+            if not ids:
+                return 0
+            moved, _ = yield Script("requeue_failed", self.block, ["ids", *ids])
+            return int(moved)
+        total = 0
+        while True:
+            moved, looked = yield Script("requeue_failed", self.block, ["all", PAGE_LIMIT])
+            total += int(moved)
+            if not looked:
+                return total
 
     def empty(self) -> Op[int]:
         total = 0
@@ -175,10 +197,94 @@ class QueueOps:
         return [i.decode() for i in ids]
 
     def failed_ids(self) -> Op[list[str]]:
-        now = yield Call(("TIME",), self.keys.queued)
-        ids = yield Call(("ZRANGEBYSCORE", self.keys.failed, f"({now[0].decode()}", "+inf"),
-                         self.keys.queued)
+        return (yield from self.job_ids("failed"))
+
+    def job_ids(self, state: str, start: int = 0, stop: int = -1) -> Op[list[str]]:
+        """Ids of jobs in ``state``, in the order the queue keeps them: queued in the order
+        they will run, scheduled by due time, started by lease, failed and the recent
+        finished/canceled newest first."""
+        if state not in LISTED_STATES:
+            raise ValueError(f"unknown state {state!r}: choose one of {', '.join(LISTED_STATES)}")
+        key = {"queued": self.keys.queued, "scheduled": self.keys.scheduled,
+               "started": self.keys.started, "failed": self.keys.failed,
+               "finished": f"{self.keys.base}finished",
+               "canceled": f"{self.keys.base}canceled"}[state]
+        command = {"scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE"}.get(
+            state, "LRANGE")
+        ids = yield Call((command, key, start, stop), self.keys.queued)
         return [i.decode() for i in ids]
+
+    def jobs(self, state: str, start: int = 0, stop: int = 49) -> Op[list[dict[str, Any]]]:
+        """The records of a page of jobs in ``state`` (those that still exist)."""
+        from aqueue.job import JobRecord
+
+        ids = yield from self.job_ids(state, start, stop)
+        if not ids:
+            return []
+        replies = yield Many([("HGETALL", self.keys.job(i)) for i in ids], self.keys.queued)
+        records = []
+        for job_id, data in zip(ids, replies, strict=True):
+            if isinstance(data, list) and data:
+                pairs = dict(zip(data[::2], data[1::2], strict=True))
+                records.append(JobRecord.fields_from_hash(job_id, self.name, pairs))
+        return records
+
+    def delete(self, job_ids: Iterable[str]) -> Op[tuple[int, dict[str, str | None]]]:
+        """Delete jobs that are not running; returns how many, and the status of each id
+        that was not deleted (``started``, or None if there is no such job)."""
+        ids = list(job_ids)
+        if not ids:
+            return 0, {}
+        deleted, refused = yield Script("delete", self.block, ["ids", *ids])
+        return int(deleted), {r[0].decode(): (r[1].decode() if r[1] else None)
+                              for r in refused}
+
+    def delete_failed(self) -> Op[int]:
+        total = 0
+        while True:
+            deleted, _ = yield Script("delete", self.block, ["failed", PAGE_LIMIT])
+            total += int(deleted)
+            if not deleted:
+                return total
+
+    def ping(self) -> Op[float]:
+        """Round trip to the queue's server, in seconds."""
+        import time
+
+        started = time.perf_counter()
+        yield Call(("PING",), self.keys.queued)
+        return time.perf_counter() - started
+
+    def memory(self, sample: int = 50) -> Op[QueueMemory]:
+        """Bytes Redis uses for the queue: its registries, and job hashes estimated from a
+        sample of ``sample`` jobs per state."""
+        keys = [self.keys.queued, self.keys.scheduled, self.keys.started, self.keys.failed,
+                self.keys.stats, f"{self.keys.base}finished", f"{self.keys.base}canceled"]
+        sizes = yield Many([("MEMORY", "USAGE", k) for k in keys], self.keys.queued)
+        registries = sum(s for s in sizes if isinstance(s, int))
+        counts = yield from self.counts()
+        ids: list[str] = []
+        for state in ("queued", "scheduled", "failed", "finished"):
+            ids += yield from self.job_ids(state, 0, sample - 1)
+        jobs = sum((counts.queued, counts.scheduled, counts.started, counts.failed))
+        recent = yield Many([("LLEN", keys[5]), ("LLEN", keys[6])], self.keys.queued)
+        jobs += sum(r for r in recent if isinstance(r, int))
+        per_job = 0.0
+        if ids:
+            usage = yield Many([("MEMORY", "USAGE", self.keys.job(i)) for i in ids],
+                               self.keys.queued)
+            measured = [u for u in usage if isinstance(u, int)]
+            per_job = sum(measured) / len(measured) if measured else 0.0
+        return QueueMemory(registries=registries, per_job=per_job, jobs=jobs,
+                           total=int(registries + per_job * jobs))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemory:
+    registries: int  # bytes of the lists and sorted sets of ids
+    per_job: float  # average bytes of a job hash, from a sample
+    jobs: int  # jobs the queue holds (queued, scheduled, started, failed, recent ended)
+    total: int  # registries + per_job * jobs
 
 
 def _job_exists(exc: ResponseError) -> Exception:

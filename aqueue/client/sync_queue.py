@@ -11,24 +11,26 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, TypeVar, overload
+from typing import Any, ParamSpec, Self, TypeVar, Unpack, overload
 
 from redis.exceptions import RedisError
 
 from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
 from aqueue.client.encoding import Draft, FunctionRef
-from aqueue.client.ops import Call, Many, Op, QueueCounts, Script, Step
+from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, Script, Step
 from aqueue.client.sync_listener import SyncResultListener
 from aqueue.client.translate import translate
 from aqueue.job import JobRecord, JobStatus, SyncJob
-from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER
+from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER, JobOptions
 from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
 from aqueue.store.sync_store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, SyncStore
+from aqueue.task import SyncTask, Task
 
+P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -157,6 +159,18 @@ class Queue(QueueBase):
         job.draft = draft
         return job
 
+    @overload
+    def task(self, fn: Callable[P, Awaitable[R]], **options: Unpack[JobOptions]
+             ) -> SyncTask[P, R]: ...
+    @overload
+    def task(self, fn: Callable[P, R], **options: Unpack[JobOptions]) -> SyncTask[P, R]: ...
+
+    def task(self, fn: Callable[..., Any], **options: Unpack[JobOptions]) -> SyncTask[Any, Any]:
+        """``fn`` as a typed task on this queue: ``.enqueue(...)`` is checked against its
+        signature, options go to ``task(fn, job_timeout=...)`` or ``.options(...)``."""
+        base = fn if isinstance(fn, Task) else Task(fn, {})
+        return base.on(self).options(**options)
+
     # -- enqueueing --------------------------------------------------------------------
 
     @overload
@@ -229,6 +243,27 @@ class Queue(QueueBase):
     def failed_job_ids(self) -> list[str]:
         return self._run(self.ops.failed_ids(), "failed_job_ids on")
 
+    def job_ids(self, state: str, start: int = 0, stop: int = -1) -> list[str]:
+        """See ``AsyncQueue.job_ids``."""
+        return self._run(self.ops.job_ids(state, start, stop), "job_ids on")
+
+    def scheduled_job_ids(self, start: int = 0, stop: int = -1) -> list[str]:
+        return self.job_ids("scheduled", start, stop)
+
+    def started_job_ids(self, start: int = 0, stop: int = -1) -> list[str]:
+        return self.job_ids("started", start, stop)
+
+    def jobs(self, state: str, start: int = 0, stop: int = 49) -> list[SyncJob[Any]]:
+        records = self._run(self.ops.jobs(state, start, stop), "jobs on")
+        return [SyncJob(**fields, queue=self) for fields in records]
+
+    def memory(self) -> QueueMemory:
+        return self._run(self.ops.memory(), "memory on")
+
+    def ping(self) -> float:
+        """See ``AsyncQueue.ping``."""
+        return self._run(self.ops.ping(), "ping")
+
     # -- operating ---------------------------------------------------------------------
 
     def requeue_failed(self, *job_ids: str, all: bool = False) -> int:
@@ -236,3 +271,13 @@ class Queue(QueueBase):
 
     def empty(self) -> int:
         return self._run(self.ops.empty(), "empty")
+
+    def delete(self, *job_ids: str) -> int:
+        """See ``AsyncQueue.delete``."""
+        deleted, _ = self._run(self.ops.delete(job_ids), "delete on")
+        return deleted
+
+    def delete_failed(self, *job_ids: str, all: bool = False) -> int:
+        if all:
+            return self._run(self.ops.delete_failed(), "delete_failed on")
+        return self.delete(*job_ids)

@@ -17,13 +17,15 @@ key                             type         holds
                                              hash, moved aside by the claim script
 ``aq:{Q}:started``              Sorted set   ids of running jobs, scored by lease deadline
 ``aq:{Q}:scheduled``            Sorted set   ids of delayed and retrying jobs, by due time
-``aq:{Q}:failed``               Sorted set   ids of failed jobs, scored by when they expire
-                                             (``+inf``: kept until requeued or deleted)
-``aq:{Q}:stats``                Hash         counters: ``finished``, ``failed``,
-                                             ``retry``, ``requeue``
+``aq:{Q}:failed``               Sorted set   ids of failed jobs, scored by when they failed
+``aq:{Q}:stats``                Hash         counters: ``enqueued``, ``finished``,
+                                             ``failed``, ``retry``, ``requeue``, ``canceled``
 ``aq:{Q}:marker``               Sorted set   one member while jobs are queued; workers
                                              block on it
 ``aq:{Q}:wake``                 List         a nudge for schedulers when a job is due sooner
+``aq:{Q}:failed:expiry``        Sorted set   failed jobs with a failure TTL, by expiry time
+``aq:{Q}:finished``             List         the last 10,000 finished jobs, newest first
+``aq:{Q}:canceled``             List         the last 10,000 canceled jobs, newest first
 ``aq:{Q}:job:<id>:events``      channel      sharded pub/sub: "end" when a watched job ends
 ``aq:{aq}:workers``             Sorted set   worker names scored by heartbeat expiry
 ``aq:{aq}:worker:<name>``       Hash         one worker's info, expires with its heartbeat
@@ -74,6 +76,11 @@ class QueueKeys:
     marker: str
     wake: str
     job_prefix: str
+
+    @property
+    def base(self) -> str:
+        """``aq:{Q}:``, which names the keys outside the script block (see the prelude)."""
+        return self.job_prefix[: -len("job:")]
 
     @classmethod
     def for_queue(cls, name: str) -> QueueKeys:

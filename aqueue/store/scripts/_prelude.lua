@@ -3,12 +3,20 @@
 -- <prefix><id> with the prefix declared in the block, so they hash to the queue's slot.
 local BLOCK = 8
 
+-- Keys beyond the block are named after the queue's base "aq:{Q}:" (the job prefix
+-- without "job:"): the same slot, without growing the block every script takes.
+local RECENT = 10000  -- finished and canceled jobs listed, newest first
+
 local function queue_keys(q)
   local b = q * BLOCK
+  local job = KEYS[b + 8]
+  local base = string.sub(job, 1, #job - 4)
   return {
     queued = KEYS[b + 1], started = KEYS[b + 2], scheduled = KEYS[b + 3],
     failed = KEYS[b + 4], stats = KEYS[b + 5], marker = KEYS[b + 6],
-    wake = KEYS[b + 7], job = KEYS[b + 8],
+    wake = KEYS[b + 7], job = job, base = base,
+    finished = base .. "finished", canceled = base .. "canceled",
+    failed_expiry = base .. "failed:expiry",
   }
 end
 
@@ -34,6 +42,12 @@ local function call_chunked(cmd, key, items)
   end
 end
 
+-- Remember a job in a capped "recent" list (finished, canceled), newest first.
+local function remember(list, ids)
+  call_chunked("LPUSH", list, ids)
+  redis.call("LTRIM", list, 0, RECENT - 1)
+end
+
 -- Wake the fetchers: a single member, so the marker never grows.
 local function mark_ready(K)
   redis.call("ZADD", K.marker, 0, "ready")
@@ -56,16 +70,23 @@ local function notify_waiter(K, id, waiting)
   end
 end
 
--- Put a job in the failed registry, scored by when it expires ("+inf": kept until
--- requeued or deleted); a failure TTL of 0 keeps nothing.
+-- Put a job in the failed registry, scored by when it failed; a failure TTL > 0 also
+-- schedules its removal (failed:expiry, read by the reaper); 0 keeps nothing.
 local function register_failure(K, key, id, now, failure_ttl)
   local ttl = tonumber(failure_ttl) or -1
   if ttl == 0 then
     redis.call("DEL", key)
-  elseif ttl > 0 then
-    redis.call("EXPIRE", key, ttl)
-    redis.call("ZADD", K.failed, now + ttl, id)
-  else
-    redis.call("ZADD", K.failed, "+inf", id)
+    return
   end
+  redis.call("ZADD", K.failed, now, id)
+  if ttl > 0 then
+    redis.call("EXPIRE", key, ttl)
+    redis.call("ZADD", K.failed_expiry, now + ttl, id)
+  end
+end
+
+-- Take a job out of the failed registry (requeued, deleted, replaced).
+local function unregister_failure(K, id)
+  redis.call("ZREM", K.failed_expiry, id)
+  return redis.call("ZREM", K.failed, id)
 end

@@ -13,6 +13,7 @@ local now = clock()
 local ended_at = stamp(now)
 local rejected, gone = {}, {}
 local leaving = {}
+local finished = {}
 local counts = {}
 local earliest = {}
 local pos = 1
@@ -43,8 +44,12 @@ while pos <= #ARGV do
     if outcome == "finished" then
       if number == 0 then
         redis.call("DEL", key)
-      elseif number > 0 then
-        redis.call("EXPIRE", key, number)
+      else
+        if number > 0 then
+          redis.call("EXPIRE", key, number)
+        end
+        finished[q] = finished[q] or {}
+        table.insert(finished[q], id)
       end
       notify_waiter(K, id, current[3])
     elseif outcome == "failed" then
@@ -71,6 +76,9 @@ for q, ids in pairs(leaving) do
   for outcome, n in pairs(counts[q]) do
     redis.call("HINCRBY", K.stats, outcome, n)
   end
+end
+for q, ids in pairs(finished) do
+  remember(queue_keys(q).finished, ids)
 end
 for q, due in pairs(earliest) do
   nudge_scheduler(queue_keys(q), due)

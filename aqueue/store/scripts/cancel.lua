@@ -21,4 +21,6 @@ if ttl >= 0 then
   redis.call("EXPIRE", key, math.max(ttl, 1))
 end
 notify_waiter(K, id, current[2])
+redis.call("HINCRBY", K.stats, "canceled", 1)
+remember(K.canceled, {id})
 return "canceled"

@@ -38,7 +38,7 @@ for j = 1, njobs do
     if explicit == "1" then
       -- replacing an ended job: forget it everywhere
       redis.call("DEL", key)
-      redis.call("ZREM", K.failed, id)
+      unregister_failure(K, id)
     end
     local at = nil
     if mode == "at" then
@@ -60,6 +60,9 @@ for j = 1, njobs do
     end
     written = written + 1
   end
+end
+if written > 0 then
+  redis.call("HINCRBY", K.stats, "enqueued", written)
 end
 if #ready > 0 then
   call_chunked("RPUSH", K.queued, ready)

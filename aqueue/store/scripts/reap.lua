@@ -35,5 +35,10 @@ end
 if #requeued > 0 then
   mark_ready(K)
 end
-redis.call("ZREMRANGEBYSCORE", K.failed, "-inf", now)
+-- failures whose TTL passed: their hashes expired by themselves
+local forgotten = redis.call("ZRANGEBYSCORE", K.failed_expiry, "-inf", now, "LIMIT", 0, 1000)
+if #forgotten > 0 then
+  call_chunked("ZREM", K.failed, forgotten)
+  call_chunked("ZREM", K.failed_expiry, forgotten)
+end
 return {requeued, failed, gone}

@@ -1,9 +1,10 @@
 -- Send failed jobs back to their queue with fresh attempt counters.
--- ARGV: "all" or "ids", then the ids. Returns the number requeued.
+-- ARGV: "all", limit (up to `limit` failed jobs: call again until none is looked at) or
+-- "ids", then the ids. Returns {number requeued, number looked at}.
 local K = queue_keys(0)
 local ids = {}
 if ARGV[1] == "all" then
-  ids = redis.call("ZRANGE", K.failed, 0, -1)
+  ids = redis.call("ZREVRANGE", K.failed, 0, tonumber(ARGV[2]) - 1)
 else
   for i = 2, #ARGV do
     ids[#ids + 1] = ARGV[i]
@@ -12,7 +13,7 @@ end
 local moved = {}
 for _, id in ipairs(ids) do
   local key = K.job .. id
-  if redis.call("ZREM", K.failed, id) == 1 and redis.call("EXISTS", key) == 1 then
+  if unregister_failure(K, id) == 1 and redis.call("EXISTS", key) == 1 then
     redis.call("PERSIST", key)
     redis.call("HSET", key, "status", "queued", "attempts", 0, "deliveries", 0)
     redis.call("HDEL", key, "exc_type", "exc_message", "exc_traceback", "ended_at", "token")
@@ -23,4 +24,4 @@ if #moved > 0 then
   call_chunked("RPUSH", K.queued, moved)
   mark_ready(K)
 end
-return #moved
+return {#moved, #ids}
