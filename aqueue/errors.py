@@ -70,3 +70,7 @@ class EnqueueUncertain(ConnectionFailed):
     def __init__(self, message: str, job_ids: list[str]) -> None:
         super().__init__(message)
         self.job_ids = job_ids
+
+
+class ImportFailed(AqueueError):
+    """A module a worker was told to import (``--import``) failed to import."""

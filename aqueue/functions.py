@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aqueue.errors import FunctionNotAllowed
+from aqueue.errors import FunctionNotAllowed, ImportFailed
 
 
 def function_name(fn: Callable[..., Any] | str) -> str:
@@ -128,7 +128,7 @@ class FunctionRegistry:
         self._explicit: dict[str, Callable[..., Any]] = {}
         self._cache: dict[str, Function] = {}
         for name in modules:
-            self._modules[name] = importlib.import_module(name)
+            self._modules[name] = _import(name)
         for fn in functions:
             self._explicit[function_name(fn)] = fn
 
@@ -173,6 +173,14 @@ class FunctionRegistry:
             if candidate in self._modules:
                 return candidate, self._modules[candidate]
         return "", None
+
+
+def _import(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:
+        raise ImportFailed(f"cannot import --import module {module!r}: "
+                           f"{type(exc).__name__}: {exc}") from exc
 
 
 def _describe(name: str, fn: Callable[..., Any]) -> Function:

@@ -314,7 +314,7 @@ async def test_a_bad_import_stops_the_supervisor_with_status_2_and_no_restarts(
     supervisor = supervise(queue.name, "--import", "no_such_module")
     assert await supervisor.wait_exit(15) == 2
     log = supervisor.log()
-    assert "error: cannot import no_such_module" in log
+    assert "error: cannot import --import module 'no_such_module'" in log
     assert "exited with status 2, a usage error" in log
     assert len(supervisor.starts()) == 2
     assert "restarting it in" not in log

@@ -16,6 +16,21 @@ T = TypeVar("T")
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="aqueue: an asyncio-native task queue on Redis.")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from aqueue import __version__
+
+        typer.echo(f"aqueue {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")]
+        = False) -> None:
+    """aqueue: an asyncio-native task queue on Redis."""
+
 # No default in the signature: --help would print $AQUEUE_URL, password included.
 UrlOption = Annotated[str | None, typer.Option(
     envvar="AQUEUE_URL", show_envvar=True, show_default=False,

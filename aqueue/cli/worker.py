@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from aqueue.cli.app import UrlOption, app, run_async
+from aqueue.cli.app import UrlOption, app, fail, run_async
 from aqueue.errors import AqueueError
 from aqueue.store.urls import default_url
 from aqueue.worker.executor import busy_job_threads
@@ -39,23 +39,27 @@ def worker(
                                                   "with --processes, NAME.1 ... NAME.N.")]
         = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    tracebacks: Annotated[bool, typer.Option(help="Log the traceback of every failed job "
+                                                  "(at DEBUG they are logged anyway).")]
+        = False,
     processes: Annotated[str | None, typer.Option(
         help="Run N worker processes under a supervisor that restarts them ('auto': one "
              "per CPU).", metavar="N|auto", show_default=False)] = None,
 ) -> None:
     """Run jobs from QUEUES."""
+    process_count = 0
     if processes is not None:
         try:
             process_count = parse_processes(processes)
         except ValueError as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            fail(str(exc), 2)
+    check_options(threads=threads, grace=grace, max_deliveries=max_deliveries, lease=lease,
+                  log_level=log_level)
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not imports:
-        typer.secho("error: give at least one --import MODULE: a worker only runs functions "
-                    "defined in modules its operator names", fg="red", err=True)
-        raise typer.Exit(2)
+        fail("give at least one --import MODULE: a worker only runs functions defined in "
+             "modules its operator names", 2)
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be imported
     if processes is not None:  # the workers, not this process, import the modules
@@ -64,17 +68,31 @@ def worker(
     try:
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
-                   max_deliveries=max_deliveries, name=name)
-    except ImportError as exc:
-        typer.secho(f"error: cannot import {exc.name or exc}: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    except (AqueueError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+                   max_deliveries=max_deliveries, name=name, log_tracebacks=tracebacks)
+    except (AqueueError, ValueError, TypeError) as exc:
+        fail(str(exc), 2)
     try:
         run_async(w.run())
     finally:
         _exit_without_waiting_for_job_threads()
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_options(*, threads: int | None, grace: float, max_deliveries: int, lease: float,
+                  log_level: str) -> None:
+    """One line and exit code 2 for an option out of range, before anything starts."""
+    if threads is not None and threads < 1:
+        fail(f"--threads must be at least 1, got {threads}", 2)
+    if grace < 0:
+        fail(f"--grace must be 0 or more seconds, got {grace:g}", 2)
+    if max_deliveries < 0:
+        fail(f"--max-deliveries must be 0 (no limit) or more, got {max_deliveries}", 2)
+    if not lease > 0:
+        fail(f"--lease must be more than 0 seconds, got {lease:g}", 2)
+    if log_level.upper() not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}", 2)
 
 
 def _exit_without_waiting_for_job_threads() -> None:

@@ -34,6 +34,7 @@ class WorkerInfo:
     started_at: float
     supervisor: str | None
     fields: dict[str, str]
+    sharing_name: int = 1  # live processes registered under this name (should be 1)
 
     @property
     def stale(self) -> bool:
@@ -94,7 +95,7 @@ class AsyncAdmin:
         except (RedisError, OSError) as exc:
             raise translate(exc, "list the workers of", "*", self.store) from None
         workers = []
-        for _, raw in rows:
+        for _, raw, sharing in rows:
             f = {k.decode(): v.decode("utf-8", "replace") for k, v in zip(raw[::2], raw[1::2],
                                                                           strict=True)}
             workers.append(WorkerInfo(
@@ -104,5 +105,5 @@ class AsyncAdmin:
                 processed=int(f.get("processed", 0)), failed=int(f.get("failed", 0)),
                 heartbeat_age=max(0.0, float(now) - float(f.get("heartbeat_at", now))),
                 lease=float(f.get("lease", 30)), started_at=float(f.get("started_at", 0)),
-                supervisor=f.get("supervisor"), fields=f))
+                supervisor=f.get("supervisor"), fields=f, sharing_name=int(sharing)))
         return sorted(workers, key=lambda w: w.name)

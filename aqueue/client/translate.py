@@ -9,7 +9,7 @@ from typing import Protocol
 
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from aqueue.errors import AqueueError, ConnectionFailed
+from aqueue.errors import AqueueError, ConnectionFailed, PayloadTooLarge
 from aqueue.store.errors import ConnectionLost, is_request_error
 
 
@@ -26,6 +26,10 @@ def translate(exc: BaseException, action: str, queue: str, store: _Described) ->
         return ConnectionFailed(f"cannot {action} {queue!r}: {exc}")
     if isinstance(exc, ResponseError):
         text = str(exc)
+        if text.startswith("ERR Protocol error"):
+            return PayloadTooLarge(f"cannot {action} {queue!r}: Redis at {where} refused the "
+                                   f"request ({text}): an argument is over its "
+                                   "proto-max-bulk-len; lower this queue's max_payload")
         if text.startswith("NOPERM"):
             return ConnectionFailed(f"cannot {action} {queue!r}: the Redis user may not do "
                                     f"this at {where}: {text} (see docs/security.md for the "

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,8 @@ class Heartbeat:
         self.events = events or EventBus()
         self.interval = lease / 3
         self.lost: set[str] = set()
+        self.instance = uuid.uuid4().hex[:12]
+        self._warned_shared = False
         self._static = {
             "name": name, "host": socket.gethostname(), "pid": os.getpid(),
             "queues": ",".join(q.name for g in self.groups for q in g.queues),
@@ -119,12 +122,21 @@ class Heartbeat:
                                   "retried": self.stats.retried, "rejected": self.stats.rejected}
         if self.extra is not None:
             fields.update(self.extra())
-        argv: list[Any] = [self.name, ttl]
+        argv: list[Any] = [self.name, ttl, self.instance]
         for name, value in fields.items():
             argv += [name, value]
-        await self.store.script("register", [keys.WORKERS, keys.worker_key(self.name)], argv,
-                                retry_sent=True)
+        worker_key = keys.worker_key(self.name)
+        _, sharing = await self.store.script(
+            "register", [keys.WORKERS, worker_key, f"{worker_key}:instances"], argv,
+            retry_sent=True)
+        if sharing > 1 and not self._warned_shared:
+            self._warned_shared = True
+            logger.warning("%d live worker processes use the name %s: give each its own "
+                           "--name, or `aqueue info` will show only one of them", sharing,
+                           short(self.name))
 
     async def unregister(self) -> None:
-        await self.store.call("DEL", keys.worker_key(self.name), key=keys.WORKERS)
+        worker_key = keys.worker_key(self.name)
+        await self.store.call("ZREM", f"{worker_key}:instances", self.instance, key=keys.WORKERS)
+        await self.store.call("DEL", worker_key, key=keys.WORKERS)
         await self.store.call("ZREM", keys.WORKERS, self.name, key=keys.WORKERS)

@@ -31,12 +31,16 @@ class Producer:
         self.enqueued = 0
         self.connection_failures = 0
         self.first_failure: str | None = None
+        self.longest_enqueue = 0.0  # an enqueue rides out a short outage by sending again
 
     async def run(self, pause: float) -> None:
         for job in self.jobs:
             while True:
+                started = time.monotonic()
                 try:
                     await self.queue.enqueue_many([job])
+                    self.longest_enqueue = max(self.longest_enqueue,
+                                               time.monotonic() - started)
                     break
                 except JobExistsError:
                     break  # an earlier try got through before its reply was lost
@@ -99,12 +103,14 @@ async def test_redis_restarts_under_workers_and_producer(tmp_path: Path) -> None
                         assert r.get("chaos:sentinel") == b"survives restarts", "AOF not reloaded"
                     await anyio.sleep(then_run)
             note = (f"outages: {'; '.join(outages)}; producer saw {producer.connection_failures} "
-                    f"ConnectionFailed; seed {seed}")
+                    f"ConnectionFailed, its longest enqueue took {producer.longest_enqueue:.2f} s;"
+                    f" seed {seed}")
             # A claim whose reply was lost waits for its lease to expire: allow for that.
             await chaos.settle(lambda: chaos.finished_count() >= n_jobs, LEASE + 25)
         verdict = chaos.verify(expected)
         chaos.assert_verdict(verdict, note)
-        assert producer.connection_failures > 0, "the producer never noticed an outage"
+        assert producer.connection_failures > 0 or producer.longest_enqueue > 0.3, (
+            "the producer never met an outage")
         for worker in workers:
             assert worker.alive(), f"worker {worker.name} died:\n{worker.tail(40)}"
             assert "retrying in" in worker.log(), f"{worker.name} logged no outage"
