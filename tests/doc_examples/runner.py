@@ -23,6 +23,7 @@ BACKGROUND_WAIT = 20.0  # for a background command's expected output to appear
 SLOW = 2.0  # a command that takes longer is listed in the report
 STOP_TIMEOUT = 45.0  # for a background command to exit after SIGTERM at the page's end
 JOBSPEC = re.compile(r"(?<![\w%])%(\d+)\b")
+KILL = re.compile(r"\s*kill(?:\s+(?P<signal>-[A-Z0-9]+))?(?P<targets>(?:\s+%\d+)+)\s*")
 REDIS_URL = re.compile(r"rediss?://[^\s'\"<>]+")
 SHARED_REDIS = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\]):6379\b")
 
@@ -182,18 +183,19 @@ class PageRunner:
         self._wait_for_output(job, block.text.split("\n"), block.output_options(), block.where)
 
     def _jobspecs(self, text: str, where: str) -> str:
-        """``kill -9 %1``: %N is the page's Nth background command (its process group)."""
+        """``kill -9 %1 %2``: %N is the page's Nth background command (its process group)."""
         if not JOBSPEC.search(text):
             return text
-        if not re.match(r"^\s*kill\b|.*[;&|]\s*kill\b", text):
-            raise PageError(f"{where}: %N (a background command) only works with kill")
-
-        def group(match: re.Match[str]) -> str:
-            job = self._job(int(match[1]), where)
+        kill = KILL.fullmatch(text)
+        if kill is None:
+            raise PageError(f"{where}: %N (a background command) only works as `kill [-SIGNAL] "
+                            "%N...`, alone on its command line")
+        groups = []
+        for number in JOBSPEC.findall(kill["targets"]):
+            job = self._job(int(number), where)
             job.signaled = True
-            return f"-- -{job.process.pid}"
-
-        return JOBSPEC.sub(group, text)
+            groups.append(f"-{job.process.pid}")
+        return f"kill {kill['signal'] or ''} -- {' '.join(groups)}"
 
     def _job(self, number: int, where: str) -> Background:
         if not 1 <= number <= len(self.background):
@@ -205,18 +207,19 @@ class PageRunner:
         """SIGTERM what still runs; each must exit with status 0 unless the page signaled
         it itself."""
         problems: list[str] = []
-        for job in reversed(self.background):
-            if job.process.poll() is None:
-                try:
-                    os.killpg(job.process.pid, signal.SIGTERM)
-                    job.process.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    _kill_group(job.process)
-                    problems.append(f"%{job.number} `{job.command.text}` did not stop within "
-                                    f"{STOP_TIMEOUT:g} s of SIGTERM:\n{job.output()}")
-                    continue
-                except ProcessLookupError:
-                    job.process.wait()
+        running = [job for job in self.background if job.process.poll() is None]
+        for job in running:  # all at once: they stop side by side
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for job in self.background:
+            try:
+                job.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _kill_group(job.process)
+                problems.append(f"%{job.number} `{job.command.text}` did not stop within "
+                                f"{STOP_TIMEOUT:g} s of SIGTERM:\n{job.output()}")
+                continue
             if job.process.returncode != 0 and not job.signaled:
                 problems.append(f"%{job.number} `{job.command.text}` exited with status "
                                 f"{job.process.returncode}:\n{job.output()}")
