@@ -36,3 +36,14 @@ def test_page_examples_run_as_shown(page: str, tmp_path: Path) -> None:
         server.close()
     blocks = [b for b in parsed.blocks if b.kind != "other"]
     assert len(report.ran) + len(report.skipped) == len(blocks)
+
+
+def test_index_lists_every_public_name() -> None:
+    """docs/index.md's "Public API at a glance" names everything aqueue exports."""
+    import aqueue
+
+    text = (ROOT / "docs" / "index.md").read_text()
+    table = text[text.index("## Public API at a glance"):]
+    missing = [name for name in aqueue.__all__ if f"`{name}`" not in table
+               and f"`{name}()`" not in table]
+    assert not missing, f"docs/index.md's API table does not name {missing}"
