@@ -7,6 +7,8 @@ import random
 
 from redis.exceptions import RedisError, ResponseError
 
+from aqueue.worker.log_text import clip_message
+
 # Errors a worker loop waits out: Redis unreachable, or refusing for now (out of memory,
 # READONLY replica after a failover, MISCONF...). Loops log them and retry with backoff.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
@@ -41,5 +43,5 @@ class Backoff:
         delay = self.next_delay()
         level = logging.WARNING if self.failures <= 1 or self.failures % 10 == 0 else logging.DEBUG
         logger.log(level, "%s failed (%s: %s); retrying in %.2f s", what, type(exc).__name__,
-                   exc, delay)
+                   clip_message(exc), delay)
         return delay

@@ -8,16 +8,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from aqueue.store import keys
 from aqueue.store.scripts import Scripts
-from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff, is_request_error
+from aqueue.worker.claim_gate import WRITES_QUIET, WRITES_REFUSED, ClaimGate
 from aqueue.worker.executor import Claimed
+from aqueue.worker.log_text import clip
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -36,12 +39,14 @@ class WorkerStats:
 class Heartbeat:
     """Every ``lease / 3`` seconds: extend the lease of every job this worker still holds,
     in one script call that checks each claim token, and refresh this worker's entry in
-    ``aq:workers`` (it expires if the worker dies)."""
+    ``aq:workers`` (it expires if the worker dies) with its counters and ``gauges``. A
+    registration that goes through tells the claim gate that Redis takes writes again."""
 
     def __init__(
         self, redis: Redis, scripts: Scripts, *, name: str, queues: Sequence[keys.QueueKeys],
         script_keys: list[str], lease: float, concurrency: int, stats: WorkerStats,
         inflight: Callable[[], list[Claimed]], running: Callable[[], int],
+        gauges: Callable[[], Mapping[str, int]] = dict, gate: ClaimGate | None = None,
     ) -> None:
         self.redis = redis
         self.scripts = scripts
@@ -53,6 +58,8 @@ class Heartbeat:
         self.stats = stats
         self.inflight = inflight
         self.running = running
+        self.gauges = gauges
+        self.gate = gate
         self.interval = lease / 3
         self.lost: set[str] = set()
 
@@ -65,6 +72,9 @@ class Heartbeat:
                 await self.register()
                 backoff.reset()
             except TRANSIENT_ERRORS as exc:
+                if (self.gate is not None and isinstance(exc, ResponseError)
+                        and not is_request_error(exc)):  # refused for now (OOM...)
+                    self.gate.close(WRITES_REFUSED, str(exc), logging.WARNING)
                 await asyncio.sleep(min(backoff.log(logger, "heartbeat", exc), self.interval))
 
     async def renew_leases(self) -> None:
@@ -81,24 +91,29 @@ class Heartbeat:
                 self.lost.add(job_id)
                 logger.warning("job %s: lease lost (this worker was stalled or cut off for "
                                "longer than the lease); another worker may run it too, and "
-                               "this worker's outcome will be discarded", job_id)
+                               "this worker's outcome will be discarded", clip(job_id))
 
     async def register(self) -> None:
         now = time.time()
         ttl = max(1, int(self.lease * 2))
         worker_key = keys.worker_key(self.name)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(worker_key, mapping={
+            fields: dict[str, str | int] = {
                 "name": self.name, "host": socket.gethostname(), "pid": os.getpid(),
                 "queues": ",".join(q.name for q in self.queues),
                 "concurrency": self.concurrency, "in_flight": self.running(),
                 "processed": self.stats.processed, "failed": self.stats.failed,
+                "rejected": self.stats.rejected,
                 "started_at": repr(self.stats.started_at), "heartbeat_at": repr(now),
-            })
+                **self.gauges(),
+            }
+            pipe.hset(worker_key, mapping=fields)  # type: ignore[arg-type]
             pipe.expire(worker_key, ttl)
             pipe.zadd(keys.WORKERS, {self.name: now + ttl})
             pipe.zremrangebyscore(keys.WORKERS, "-inf", now)
             await pipe.execute()
+        if self.gate is not None:
+            self.gate.reopen(WRITES_REFUSED, logging.INFO, WRITES_QUIET)
 
     async def unregister(self) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -20,6 +20,7 @@ from aqueue.store.connection import max_block
 from aqueue.store.keys import QueueKeys
 from aqueue.store.scripts import Scripts
 from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
+from aqueue.worker.log_text import clip
 
 logger = logging.getLogger("aqueue.scheduler")
 
@@ -91,10 +92,10 @@ class Scheduler:
                 "reap", block, [repr(now), self.max_deliveries, REAP_BATCH])
             for job_id in requeued:
                 logger.warning("job %s in %s: lease expired (worker died or stalled); requeued",
-                               job_id.decode(), keys.name)
+                               clip(job_id.decode()), keys.name)
             for job_id in failed:
                 logger.error("job %s in %s: worker died %d times while running it; failed",
-                             job_id.decode(), keys.name, self.max_deliveries)
+                             clip(job_id.decode()), keys.name, self.max_deliveries)
             self.reaped += len(requeued) + len(failed)
 
     async def _listen(self) -> None:

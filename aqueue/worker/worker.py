@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
-import anyio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -35,8 +34,12 @@ from aqueue.store.resp import RespConnection
 from aqueue.store.scripts import Scripts
 from aqueue.worker.acker import Acker
 from aqueue.worker.backoff import TRANSIENT_ERRORS, Backoff
-from aqueue.worker.executor import Claimed, ExecutionContext, execute, fail, handback
+from aqueue.worker.claim_gate import THREADS_STUCK, ClaimGate
+from aqueue.worker.executor import Claimed, ExecutionContext, execute, fail, handback, task_factory
 from aqueue.worker.heartbeat import Heartbeat, LoopWatchdog, WorkerStats
+from aqueue.worker.job_threads import JobThreads
+from aqueue.worker.log_text import clip
+from aqueue.worker.running import RunningJobs
 from aqueue.worker.scheduler import Scheduler
 
 logger = logging.getLogger("aqueue.worker")
@@ -91,10 +94,8 @@ class Worker:
         self.burst = burst
         self.name = name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
-        self._context = ExecutionContext(
-            self.registry, get_serializer(serializer),
-            anyio.CapacityLimiter(threads or min(concurrency, 40)),
-        )
+        self.gate = ClaimGate()
+        self.threads = JobThreads(threads or min(concurrency, 40), self.gate)
         self._scripts = Scripts(self.redis)
         self._blocking = RespConnection.like(self.redis)
         self._all_keys = [key for q in self.queues for key in q.script_keys()]
@@ -103,12 +104,13 @@ class Worker:
         self._claim_prefix = f"{self.name}.{uuid.uuid4().hex[:8]}"
         self._claims = 0
         self._claiming = False
-        self._running: dict[asyncio.Task[None], Claimed] = {}
-        self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0
-        self.acker = Acker(self._scripts, self._all_keys, self.stats)
+        self.acker = Acker(self._scripts, self._all_keys, self.stats, self.gate)
+        self.running = RunningJobs(self.acker)
+        self._context = ExecutionContext(self.registry, get_serializer(serializer),
+                                         self.threads, self.running.settle)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
         self.scheduler = Scheduler(self.redis, self._scripts, self.queues,
                                    reap_interval=min(self.lease / 3, 5.0),
@@ -126,8 +128,9 @@ class Worker:
             self.redis, self._scripts, name=self.name, queues=self.queues,
             script_keys=self._all_keys, lease=self.lease,
             concurrency=self.concurrency, stats=self.stats,
-            inflight=lambda: list(self.acker.inflight.values()),
-            running=lambda: len(self._running),
+            inflight=self.acker.current_claims,
+            running=lambda: len(self.running),
+            gauges=self.gauges, gate=self.gate,
         )
         try:
             await heartbeat.register()
@@ -137,6 +140,9 @@ class Worker:
         logger.info("worker %s started: queues %s, concurrency %d, functions from %s",
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")
+        loop = asyncio.get_running_loop()
+        previous_factory = loop.get_task_factory()
+        loop.set_task_factory(task_factory(previous_factory))
         acker = self._start(self.acker.run(), "aqueue-acker")
         background = [
             self._start(self.scheduler.run(), "aqueue-scheduler"),
@@ -150,7 +156,7 @@ class Worker:
             if self._claiming:  # let a claim in flight land, so its jobs run (or go back)
                 await asyncio.wait([fetcher], timeout=10)
             await cancel_and_wait([fetcher])
-            await self._drain_running()
+            await self.running.drain(self.grace)
             self.acker.close()
             await asyncio.wait([acker], timeout=FINAL_ACK_TIMEOUT)
             if self.acker.unwritten:
@@ -164,6 +170,10 @@ class Worker:
                 await self._blocking.close()
             if self._owns_connection:
                 await self.redis.aclose()
+            loop.set_task_factory(previous_factory)
+            if self.abandoned:
+                logger.warning("%d jobs ignored their cancellation and are still running: %s",
+                               self.abandoned, self.running.describe(self.running.abandoned))
             logger.info("worker %s stopped: %d processed, %d failed", self.name,
                         self.stats.processed, self.stats.failed)
         if self._crash is not None:
@@ -177,8 +187,17 @@ class Worker:
         """Stop claiming and hand running jobs back to their queues at once."""
         self.grace = 0
         self._stopping.set()
-        for task in self._running:
-            task.cancel()
+        self.running.hand_back_now()
+
+    @property
+    def abandoned(self) -> int:
+        """Jobs recorded (timed out, or handed back) whose coroutine ignored its
+        cancellation and still runs: ``asyncio.run()`` would wait for them for ever."""
+        return len(self.running.abandoned)
+
+    def gauges(self) -> dict[str, int]:
+        """Counts the heartbeat publishes besides the counters of ``stats``."""
+        return {"stuck_threads": len(self.threads.stuck), "abandoned_jobs": self.abandoned}
 
     def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
@@ -204,34 +223,31 @@ class Worker:
         self._signals += 1
         if self._signals == 1:
             logger.info("%s: finishing %d running jobs (up to %g s); again to stop now",
-                        sig.name, len(self._running), self.grace)
+                        sig.name, len(self.running), self.grace)
             self.stop()
         else:
-            logger.warning("%s again: handing %d running jobs back", sig.name, len(self._running))
+            logger.warning("%s again: handing %d running jobs back", sig.name, len(self.running))
             self.stop_now()
-
-    async def _drain_running(self) -> None:
-        if not self._running:
-            return
-        _, pending = await asyncio.wait(list(self._running), timeout=self.grace)
-        if pending:
-            logger.warning("grace period over: handing %d running jobs back", len(pending))
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
 
     # -- claiming ----------------------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
         backoff = Backoff()
         while not self._stopping.is_set():
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(self.running)
             if free <= 0:
-                self._slot_free.clear()
-                await self._slot_free.wait()
+                self.running.slot_free.clear()
+                await self.running.slot_free.wait()
+                continue
+            if not self.gate.is_open:  # see claim_gate.py
+                if self.burst and self.gate.holds(THREADS_STUCK):
+                    logger.error("burst mode: every job thread is stuck; stopping")
+                    self.stop()
+                    return
+                await self.gate.wait_open()
                 continue
             try:
-                claimed = await self._claim(free)
+                claimed = await self._claim(self.threads.claimable(free))
                 if not claimed:
                     if self.burst and self.acker.inflight:
                         await self.acker.all_acked.wait()  # then look again: retries may be due
@@ -260,8 +276,7 @@ class Worker:
                           dict(zip(fields[::2], fields[1::2], strict=True)))
             claimed.append(job)
             self.acker.track(job)
-            job.task = task = asyncio.create_task(self._process(job))
-            self._running[task] = job
+            self.running.add(job, asyncio.create_task(self._process(job)))
         return claimed
 
     async def _wait_for_marker(self) -> None:
@@ -287,24 +302,18 @@ class Worker:
         try:
             ack = await execute(claimed, self._context)
         except asyncio.CancelledError:
-            self.acker.add(handback(claimed))
+            self.running.settle(claimed, handback(claimed))
             raise
         except Exception as exc:  # a bug in aqueue: fail the job loudly, keep the worker
-            logger.exception("job %s: internal error", claimed.id)
+            logger.exception("job %s: internal error", clip(claimed.id))
             ack = fail(claimed, None, "InternalError", f"aqueue could not run the job: {exc!r}")
         finally:
-            self._running.pop(claimed.task, None)  # type: ignore[arg-type]
-            self._slot_free.set()
-        self.acker.add(ack)
-        if ack.outcome == "failed":
-            logger.error("job %s (%s) failed: %s", claimed.id, claimed.func or "?",
-                         _field(ack.fields, "exc_message"))
+            self.running.free_slot(claimed)
+        if ack is not None:
+            self.running.settle(claimed, ack)
 
     def describe_running(self) -> str:
-        jobs = list(self._running.values())[:5]
-        names = ", ".join(f"{j.id} ({j.func or '?'})" for j in jobs)
-        more = len(self._running) - len(jobs)
-        return names + (f" and {more} more" if more > 0 else "") if names else "nothing"
+        return self.running.describe(self.running.tasks)
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
@@ -315,10 +324,3 @@ async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=0.5)
-
-
-def _field(fields: list[Any], name: str) -> Any:
-    for i in range(0, len(fields) - 1, 2):
-        if fields[i] == name:
-            return fields[i + 1]
-    return None
