@@ -51,6 +51,15 @@ async def block_loop_once(tag: str, seconds: float, value: int) -> dict[str, int
     return _result(value)
 
 
+async def work_by_delivery(tag: str, first_ms: int, later_ms: int,
+                           value: int) -> dict[str, int]:
+    """Like ``jobs.work``, sleeping ``first_ms`` on the first delivery, ``later_ms`` after."""
+    await _start(tag)
+    await asyncio.sleep((first_ms if current_job().delivery == 1 else later_ms) / 1000)
+    await _end(tag)
+    return _result(value)
+
+
 async def raise_base(tag: str, kind: str, message: str) -> None:
     """Raise ``kind`` (one of ``KINDS``) from the job's coroutine."""
     await _start(tag)

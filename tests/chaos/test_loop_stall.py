@@ -16,7 +16,9 @@ pytestmark = pytest.mark.anyio
 
 LEASE = 3.0
 STALL = 4.5  # longer than the lease
-JOB_SECONDS = 5.0  # the other jobs are still running when the stall ends
+# The other jobs' first runs end just after the stall (after the worker claimed them
+# back); their re-runs take long enough for an unrenewed lease to expire meanwhile.
+FIRST_MS, LATER_MS = 5000, 8000
 
 
 @pytest.mark.timeout(90)
@@ -25,9 +27,12 @@ async def test_a_loop_stall_longer_than_the_lease_reruns_each_job_at_most_once(
 ) -> None:
     """Worker A (lease 3 s, max deliveries 3) runs ten jobs; one blocks A's loop for
     4.5 s on its first delivery. Worker B is busy with one long job throughout, so its
-    reaper takes A's expired leases during the stall (as A's own reaper may, when it runs
-    before A's heartbeat) but B cannot claim them: A claims them again."""
-    hold_ms = int((STALL + JOB_SECONDS + LEASE) * 1000)  # past a second reap of its re-runs
+    reaper takes A's expired leases during the stall (as A's own reaper does when it runs
+    before A's heartbeat: which one runs first after a stall is down to timer order) but
+    B cannot claim them: A claims them again. The first runs end 0.5 s after the stall;
+    the re-runs last 8 s, longer than a lease and a reap interval, so a re-run whose lease
+    is not renewed is reaped before it ends."""
+    hold_ms = int(STALL * 1000 + LATER_MS)  # until the re-runs end
     with Chaos(tmp_path) as chaos:
         async with chaos.queue() as queue:
             b = await chaos.spawn_ready(concurrency=1, lease=LEASE, max_deliveries=3)
@@ -41,7 +46,8 @@ async def test_a_loop_stall_longer_than_the_lease_reruns_each_job_at_most_once(
                                 job_id="blocker")
             for i in range(1, 10):
                 tag = f"job-{i}"
-                await queue.enqueue(jobs.work, tag, int(JOB_SECONDS * 1000), i, job_id=tag)
+                await queue.enqueue(fault_jobs.work_by_delivery, tag, FIRST_MS, LATER_MS, i,
+                                    job_id=tag)
                 expected[tag] = jobs.expected_value(i)
             # Two full runs of every job, plus a lease and a reap interval: ample for a
             # worker that runs each job at most twice.
