@@ -118,7 +118,7 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack | None:
                                    job.delivery)), _run.set(run))
     try:
         if fn.is_async:
-            run.start()
+            run.timer = asyncio.get_running_loop().call_later(job.timeout, run.expire)
             result = await fn.call(*args, **kwargs)
         else:
             call = functools.partial(_in_job_thread, fn.call, *args, **kwargs)
@@ -136,7 +136,8 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack | None:
     except BaseException as exc:  # SystemExit, KeyboardInterrupt... too: they are the job's
         return None if run.settled else fail_or_retry(claimed, job, exc)
     finally:
-        run.stop()
+        if run.timer is not None:
+            run.timer.cancel()
         _run.reset(tokens[1])
         _current.reset(tokens[0])
     if run.settled:

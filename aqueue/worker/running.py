@@ -39,17 +39,25 @@ class RunningJobs:
         claimed.task = task
         self.tasks[task] = claimed
 
-    def settle(self, claimed: Claimed, ack: Ack) -> None:
-        """Hand a job's outcome (or handback) to the acker, once, and free its slot. When
-        its task still runs (past its deadline; ignoring a cancellation), abandon it."""
+    def finish(self, claimed: Claimed, ack: Ack) -> None:
+        """From the job's own task, as it ends: hand its outcome (or handback) to the
+        acker, unless one was settled already, and free its slot."""
         if claimed.settled:
             return
         claimed.settled = True
-        self.free_slot(claimed)
+        if claimed.task is not None and self.tasks.pop(claimed.task, None) is not None:
+            self.slot_free.set()  # (free_slot(), inlined: this runs for every job)
         self.acker.add(ack)
         if ack.outcome == "failed":
             logger.error("job %s (%s) failed: %s", clip(claimed.id), clip(claimed.func or "?"),
                          clip_message(_field(ack.fields, "exc_message")))
+
+    def settle(self, claimed: Claimed, ack: Ack) -> None:
+        """Like ``finish``, from outside the job's task (its deadline; a shutdown it
+        ignores): the task, if it runs on, is abandoned."""
+        if claimed.settled:
+            return
+        self.finish(claimed, ack)
         task = claimed.task
         if task is not None and not task.done() and task is not asyncio.current_task():
             self.abandoned[task] = claimed

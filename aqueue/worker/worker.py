@@ -247,7 +247,7 @@ class Worker:
                 await self.gate.wait_open()
                 continue
             try:
-                claimed = await self._claim(self.threads.claimable(free))
+                claimed = await self._claim(free)
                 if not claimed:
                     if self.burst and self.acker.inflight:
                         await self.acker.all_acked.wait()  # then look again: retries may be due
@@ -276,7 +276,9 @@ class Worker:
                           dict(zip(fields[::2], fields[1::2], strict=True)))
             claimed.append(job)
             self.acker.track(job)
-            self.running.add(job, asyncio.create_task(self._process(job)))
+            # Not through the loop's task factory (set by run()): it only guards the
+            # tasks that jobs create, and costs a Python call per task.
+            self.running.add(job, asyncio.Task(self._process(job)))
         return claimed
 
     async def _wait_for_marker(self) -> None:
@@ -302,15 +304,16 @@ class Worker:
         try:
             ack = await execute(claimed, self._context)
         except asyncio.CancelledError:
-            self.running.settle(claimed, handback(claimed))
+            self.running.finish(claimed, handback(claimed))
             raise
         except Exception as exc:  # a bug in aqueue: fail the job loudly, keep the worker
             logger.exception("job %s: internal error", clip(claimed.id))
             ack = fail(claimed, None, "InternalError", f"aqueue could not run the job: {exc!r}")
-        finally:
+        except BaseException:
             self.running.free_slot(claimed)
-        if ack is not None:
-            self.running.settle(claimed, ack)
+            raise
+        if ack is not None:  # (None: settled already, at its deadline...)
+            self.running.finish(claimed, ack)
 
     def describe_running(self) -> str:
         return self.running.describe(self.running.tasks)
