@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml
 			echo "cannot create a virtualenv: install python3-venv (sudo apt-get install python3-venv)"; \
 			exit 1; \
 		fi; }
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e '.[dev]'
 	@touch $(STAMP)
 
 # The tests start their own redis-server processes; the demo starts one if no Redis answers.
