@@ -125,3 +125,8 @@ async def whoami_delivery() -> int:
     from aqueue import current_job
 
     return current_job().delivery
+
+
+async def sleep_then_pid(seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    return os.getpid()
