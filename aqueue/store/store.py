@@ -18,7 +18,7 @@ from typing import Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from aqueue.store.clients import config_from_client
-from aqueue.store.errors import ConnectionLost, is_not_primary, redirect_of
+from aqueue.store.errors import ConnectionLost, Redirect, is_not_primary, redirect_of
 from aqueue.store.resp import Command, RespConnection
 from aqueue.store.routing import ClusterRouter, Router, SentinelRouter, StandaloneRouter
 from aqueue.store.scripts import script_sha, script_source
@@ -155,6 +155,11 @@ class Store:
         # One server: one retry (a connection the server closed while idle). Sentinel and
         # cluster: a few, spread over about two seconds, to ride out a failover.
         return 2 if self.mode == "standalone" else 7
+
+    def learn(self, address: Address, redirect: Redirect) -> None:
+        """Follow a MOVED or ASK that ``address`` answered to a command sent outside the
+        store (a subscription, say)."""
+        self._learn(address, redirect)
 
     def _learn(self, address: Address, redirect: Any) -> None:
         if self.mode == "standalone":  # a redis:// URL that points at a cluster node
