@@ -16,7 +16,7 @@ import hiredis
 from redis.exceptions import ResponseError
 
 from aqueue.store.errors import ConnectionLost
-from aqueue.store.resp import check_handshake, handshake, tls_context
+from aqueue.store.resp import cannot_connect, check_handshake, handshake, tls_context
 from aqueue.store.urls import Address, ServerConfig
 
 OnMessage = Callable[[bytes, bytes], None]
@@ -83,8 +83,7 @@ class Subscriber:
                         lambda: _SubscriberProtocol(self), self.address.host, self.address.port,
                         ssl=tls, server_hostname=self.address.host if tls else None)
         except (OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot connect to Redis at {self.address}: {exc}",
-                                 sent=False) from None
+            raise cannot_connect(str(self.address), exc, self.config.tls) from None
         self._protocol = protocol
         self._lost = False
         commands = handshake(self.config, db=0, name=self.name) if self.auth else []
