@@ -77,7 +77,7 @@ async def test_producers_and_worker_work_over_tls(tls_server: TLSServer) -> None
     async with AsyncQueue("tls", url=url) as producer:
         async_job = await producer.enqueue(tasks.add, 2, 2)
         with Queue("tls", url=url) as sync_producer:
-            sync_job = await asyncio.to_thread(sync_producer.enqueue, tasks.add, 3, 3)
+            sync_job = await asyncio.to_thread(sync_producer.enqueue, "tests.tasks.add", 3, 3)
             worker = Worker(["tls"], url=url, imports=["tests.tasks"], burst=True)
             await asyncio.wait_for(worker.run(install_signal_handlers=False), 30)
             assert await async_job.result(timeout=5) == 4
