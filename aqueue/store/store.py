@@ -18,7 +18,13 @@ from typing import Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from aqueue.store.clients import config_from_client
-from aqueue.store.errors import ConnectionLost, Redirect, is_not_primary, redirect_of
+from aqueue.store.errors import (
+    ConnectionLost,
+    Redirect,
+    explain_script_error,
+    is_not_primary,
+    redirect_of,
+)
 from aqueue.store.resp import Command, RespConnection
 from aqueue.store.routing import ClusterRouter, Router, SentinelRouter, StandaloneRouter
 from aqueue.store.scripts import script_sha, script_source
@@ -80,8 +86,11 @@ class Store:
         """Run ``scripts/<name>.lua`` by SHA on the server of ``keys[0]``; loaded there first
         if that server does not know it (a new node, a restart, SCRIPT FLUSH)."""
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
-        return await self._send(keys[0], command, retry_sent=retry_sent,
-                                source=script_source(name))
+        source = script_source(name)
+        try:
+            return await self._send(keys[0], command, retry_sent=retry_sent, source=source)
+        except ResponseError as exc:
+            raise explain_script_error(name, source, exc) from None
 
     async def call_many(self, commands: list[Command], *, key: str | bytes | None = None
                         ) -> list[Any]:

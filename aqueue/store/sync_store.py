@@ -22,7 +22,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from aqueue.errors import AqueueError
 from aqueue.store.clients import config_from_client
-from aqueue.store.errors import ConnectionLost, is_not_primary, redirect_of
+from aqueue.store.errors import ConnectionLost, explain_script_error, is_not_primary, redirect_of
 from aqueue.store.resp import Command
 from aqueue.store.scripts import script_sha, script_source
 from aqueue.store.slots import SlotMap, key_slot
@@ -195,7 +195,11 @@ class SyncStore:
     def script(self, name: str, keys: list[str], args: list[Any], *,
                retry_sent: bool = False) -> Any:
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
-        return self._send(keys[0], command, retry_sent=retry_sent, source=script_source(name))
+        source = script_source(name)
+        try:
+            return self._send(keys[0], command, retry_sent=retry_sent, source=source)
+        except ResponseError as exc:
+            raise explain_script_error(name, source, exc) from None
 
     def call_many(self, commands: list[Command], *, key: str | bytes | None = None) -> list[Any]:
         address = self.address_for(key)
