@@ -74,6 +74,11 @@ class DrainReport:
                 out.write(json.dumps({**asdict(self), "lost": self.lost[:20]}) + "\n")
 
 
+def assert_nothing_lost(report: DrainReport) -> None:
+    assert report.lost == [], report.summary()
+    assert report.finished == report.jobs, report.summary()
+
+
 class Drain:
     def __init__(self, url: str, queues: list[str], log_dir: Path) -> None:
         self.url = url
@@ -173,18 +178,38 @@ class Drain:
                 self.tags[tag] = name
                 await asyncio.sleep(interval)
 
+    def ends_between(self, first: float, last: float) -> int:
+        """How many job ends the ledger has between two Unix times."""
+        with redis.Redis(port=self.ledger_server.port) as ledger:
+            stamps = [float(entry.split()[1]) for key in ledger.scan_iter(f"{jobs.ENDS}*")
+                      for entry in ledger.lrange(key, 0, -1)]
+        return sum(1 for at in stamps if first <= at <= last)
+
     def ends(self) -> int:
         with redis.Redis(port=self.ledger_server.port) as ledger:
             return sum(1 for _ in ledger.scan_iter(f"{jobs.ENDS}*", count=1000))
 
-    async def wait_until_finished(self, timeout: float) -> None:
-        """Until every job has an end in the ledger (or ``timeout``)."""
+    async def wait_for_ends(self, count: int, timeout: float = 60) -> None:
+        """Until ``count`` jobs have ended (the moment a test strikes)."""
         deadline = time.monotonic() + timeout
-        while self.ends() < len(self.tags) and time.monotonic() < deadline:
+        while self.ends() < count:
+            assert time.monotonic() < deadline, f"only {self.ends()} of {count} jobs ended"
+            await asyncio.sleep(0.05)
+
+    async def wait_until_finished(self, timeout: float) -> None:
+        """Until every job is finished in Redis and has an end in the ledger (a job run
+        twice may have ended once and still be running), or is gone from Redis (lost for
+        good: nothing can bring it back), or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             for index, process in enumerate(self.workers):
                 if process.poll() is not None and process.returncode not in (0, -9):
                     raise AssertionError(f"worker {index + 1} exited with "
                                          f"{process.returncode}:\n{self.log(index)[-3000:]}")
+            statuses = await self.statuses()
+            if statuses.get("finished", 0) + statuses.get("missing", 0) >= len(self.tags) \
+                    and self.ends() >= statuses.get("finished", 0):
+                return
             await asyncio.sleep(0.2)
 
     async def statuses(self) -> Counter[str]:

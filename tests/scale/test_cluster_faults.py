@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.drain import Drain, DrainReport, scale_jobs
+from tests.scale.drain import Drain, assert_nothing_lost, scale_jobs
 from tests.servers.cluster import RedisCluster
 
 pytestmark = pytest.mark.anyio
@@ -22,18 +22,6 @@ CONCURRENCY = 10
 
 def cluster_url(cluster: RedisCluster) -> str:
     return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.primary_ports())
-
-
-async def wait_for_ends(drain: Drain, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while drain.ends() < count:
-        assert time.monotonic() < deadline, f"only {drain.ends()} of {count} jobs ended"
-        await asyncio.sleep(0.05)
-
-
-def assert_nothing_lost(report: DrainReport) -> None:
-    assert report.lost == [], report.summary()
-    assert report.finished == report.jobs, report.summary()
 
 
 async def test_a_slot_resharded_mid_drain_loses_no_job_and_no_outcome(
@@ -50,7 +38,7 @@ async def test_a_slot_resharded_mid_drain_loses_no_job_and_no_outcome(
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)
         await drain.wait_ready()
-        await wait_for_ends(drain, jobs // 5)
+        await drain.wait_for_ends(jobs // 5)
         began = time.monotonic()
         moved = await asyncio.to_thread(cluster.begin_migration, slot, target)
         await asyncio.sleep(0.5)  # half of the queue's keys on each node meanwhile
@@ -79,7 +67,7 @@ async def test_a_cluster_failover_mid_drain_loses_no_job(
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)
         await drain.wait_ready()
-        await wait_for_ends(drain, jobs // 5)
+        await drain.wait_for_ends(jobs // 5)
         seconds = await asyncio.to_thread(cluster.failover, primary)
         assert drain.ends() < jobs, "the drain was over before the failover was"
         await drain.wait_until_finished(120)
@@ -102,7 +90,7 @@ async def test_a_sigkilled_cluster_primary_mid_drain_loses_no_job(
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)
         await drain.wait_ready()
-        await wait_for_ends(drain, jobs // 5)
+        await drain.wait_for_ends(jobs // 5)
         killed = time.monotonic()
         cluster.kill(primary)
         await asyncio.to_thread(cluster.wait_until_stable)
