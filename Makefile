@@ -4,13 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-quick redis-server clean
+.PHONY: demo test test-valkey chaos lint bench bench-quick redis-server valkey-server clean
 
 demo: $(STAMP) redis-server
 	$(VENV)/bin/aqueue demo
 
 test: $(STAMP) redis-server
 	$(PY) -m pytest
+
+# The whole suite against Valkey 8 (Debian bookworm-backports) instead of redis-server.
+# Not run by CI.
+test-valkey: $(STAMP) valkey-server
+	AQUEUE_TEST_REDIS_SERVER=valkey-server $(PY) -m pytest
+
+# The fault scenarios of tests/scale at a larger size; their figures go to faults.jsonl.
+CHAOS_JOBS ?= 20000
+chaos: $(STAMP) redis-server
+	rm -f benchmarks/results/raw/faults.jsonl
+	AQUEUE_SCALE_JOBS=$(CHAOS_JOBS) AQUEUE_FAULT_REPORT=benchmarks/results/raw/faults.jsonl \
+		$(PY) -m pytest tests/scale -s -o timeout=900 -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aqueue tests benchmarks
@@ -45,6 +57,21 @@ redis-server:
 			apt-get update -qq && apt-get install -y -qq redis-server; \
 		else \
 			echo "redis-server not found: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server)"; \
+			exit 1; \
+		fi; }
+
+# valkey-server from bookworm-backports, for that package only (apt pins nothing else there).
+valkey-server:
+	@command -v valkey-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "valkey-server not found: installing it from bookworm-backports"; \
+			printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+				> /etc/apt/sources.list.d/aqueue-bookworm-backports.sources; \
+			apt-get update -qq && \
+			apt-get install -y -qq --no-install-recommends valkey-server/bookworm-backports \
+				valkey-tools/bookworm-backports; \
+		else \
+			echo "valkey-server not found: install Valkey 8 (Debian 12: apt-get install -t bookworm-backports valkey-server)"; \
 			exit 1; \
 		fi; }
 
