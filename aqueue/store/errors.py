@@ -23,9 +23,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 # Error replies that say "not now" rather than "never"; anything else is about the request.
 _TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MISCONF", "BUSY", "MASTERDOWN",
                       "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "MOVED", "ASK")
-# Redis 7.0's words when a script's redis.call is refused by the ACL: it names the line,
-# not the command (7.2 says "NOPERM ... the 'zadd' command").
-_SCRIPT_DENIED = re.compile(r"The user executing the script can't (.*?) script: \w+, "
+# A script's redis.call refused by the ACL. Redis 7.0 names the line, not the command
+# ("The user executing the script can't run this command..."); Valkey 8 (and Redis 7.2)
+# say "ACL failure in script: User u has no permissions to run the 'zadd' command".
+_SCRIPT_DENIED = re.compile(r"(?:The user executing the script can't|ACL failure in script: "
+                            r"User \S+ has no permissions to) (.*?) script: \w+, "
                             r"on @user_script:(\d+)")
 _CALLED = re.compile(r"redis\.p?call\(\s*\"(\w+)\"")
 
@@ -71,7 +73,7 @@ def explain_script_error(name: str, source: str, exc: ResponseError) -> Response
     code = lines[line - 1].strip() if 0 < line <= len(lines) else "?"
     called = _CALLED.search(code)
     command = called.group(1).upper() if called else f"the command of `{code}`"
-    if "run this command" in what:
+    if "run this command" in what or what.startswith("run the "):
         problem = f"may not run {command}"
     else:  # "access at least one of the keys...", "publish to the channel..."
         problem = f"was refused by the ACL for {command}: it can't {what}"
