@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-valkey chaos lint bench bench-quick redis-server valkey-server clean
+.PHONY: demo test test-valkey chaos lint bench bench-cluster bench-quick redis-server valkey-server clean
 
 demo: $(STAMP) redis-server
 	$(VENV)/bin/aqueue demo
@@ -30,6 +30,11 @@ lint: $(STAMP)
 
 bench: $(STAMP) redis-server
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.cluster
+
+# Only the cluster scenario (docs/scaling.md): a 3-primary cluster, 3 queues vs 1.
+bench-cluster: $(STAMP) redis-server
+	$(PY) -m benchmarks.cluster
 
 # A smoke run: small sizes, one run; it leaves the full results and docs/benchmarks.md alone.
 bench-quick: $(STAMP) redis-server

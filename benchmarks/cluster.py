@@ -1,0 +1,176 @@
+"""The cluster scenario: `python -m benchmarks.cluster [--quick]` (part of `make bench`).
+
+A 3-primary Redis Cluster (no replicas, like the single redis-server of the other
+scenarios) on loopback ports. Two layouts of the same jobs:
+
+- three queues whose slots live on three different primaries (``names_on_distinct_primaries``);
+- one queue (on one primary).
+
+For each: bulk enqueue, one-at-a-time enqueue (50 concurrent producers), and a drain by
+``aqueue worker Q... --processes N --burst --concurrency 200`` for N = 1, 2. Measured:
+jobs/s and the Redis CPU each primary spent per job (INFO used_cpu_user+sys), from which
+docs/scaling.md derives how many jobs/s one Redis core carries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from aqueue import AsyncQueue
+from benchmarks.common import RAW_DIR, RESULTS_DIR, ROOT
+from tests.servers.cluster import RedisCluster
+
+TASK = "benchmarks.tasks.aqueue_tasks.noop"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    drain: int
+    single: int
+    processes: tuple[int, ...]
+
+
+FULL = Sizes(drain=60_000, single=10_000, processes=(1, 2))
+QUICK = Sizes(drain=6_000, single=2_000, processes=(1, 2))
+
+
+def cpu(port: int) -> float:
+    with redis.Redis(port=port) as node:
+        info: dict[str, Any] = node.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class Meter:
+    """Wall time and per-primary Redis CPU over a block."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports = ports
+
+    def __enter__(self) -> Meter:
+        self.cpu0 = {p: cpu(p) for p in self.ports}
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.monotonic() - self.t0
+        self.cpu = {p: cpu(p) - self.cpu0[p] for p in self.ports}
+
+    def result(self, jobs: int) -> dict[str, Any]:
+        per_node_us = {str(p): round(c / jobs * 1e6, 2) for p, c in self.cpu.items()}
+        return {
+            "jobs": jobs,
+            "seconds": round(self.seconds, 3),
+            "jobs_per_s": round(jobs / self.seconds),
+            "redis_cpu_us_per_job": round(sum(self.cpu.values()) / jobs * 1e6, 2),
+            "redis_cpu_us_per_job_by_node": per_node_us,
+            "busiest_node_cpu_share": round(max(self.cpu.values()) / self.seconds, 3),
+        }
+
+
+async def bulk_enqueue(url: str, names: list[str], n: int) -> None:
+    per = n // len(names)
+    for name in names:
+        async with AsyncQueue(name, url=url) as q:
+            await q.enqueue_many([q.prepare(TASK) for _ in range(per)], batch_size=1000)
+
+
+async def single_enqueue(url: str, names: list[str], n: int, producers: int = 50) -> None:
+    queues = [AsyncQueue(name, url=url) for name in names]
+
+    async def produce(k: int) -> None:
+        q = queues[k % len(queues)]
+        for _ in range(n // producers):
+            await q.enqueue(TASK)
+
+    await asyncio.gather(*(produce(k) for k in range(producers)))
+    for q in queues:
+        await q.close()
+
+
+def drain(url: str, names: list[str], processes: int, log: Any) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "aqueue", "worker", *names, "--url", url, "--import",
+         "benchmarks.tasks.aqueue_tasks", "--processes", str(processes), "--burst",
+         "--concurrency", "200", "--log-level", "WARNING"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        raise RuntimeError(f"aqueue worker exited with {done.returncode}; see {log.name}")
+
+
+def run_layout(cluster: RedisCluster, names: list[str], sizes: Sizes, log: Any
+               ) -> dict[str, Any]:
+    ports = cluster.primary_ports()
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    out: dict[str, Any] = {"queues": names,
+                           "queue_nodes": [cluster.port_for_slot(
+                               cluster.key_slot(f"aq:{{{n}}}:queued")) for n in names]}
+    cluster.flushall()
+    with Meter(ports) as meter:
+        asyncio.run(single_enqueue(url, names, sizes.single))
+    out["enqueue_one_at_a_time"] = meter.result(sizes.single)
+    for processes in sizes.processes:
+        cluster.flushall()
+        with Meter(ports) as meter:
+            asyncio.run(bulk_enqueue(url, names, sizes.drain))
+        out["bulk_enqueue"] = meter.result(sizes.drain)
+        with Meter(ports) as meter:
+            drain(url, names, processes, log)
+        out[f"drain_{processes}_processes"] = meter.result(sizes.drain)
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = ["| layout | step | jobs/s | Redis CPU µs/job (all nodes) | per node | busiest "
+            "node busy |", "|---|---|---:|---:|---|---:|"]
+    for layout, steps in results["layouts"].items():
+        for step, r in steps.items():
+            if not isinstance(r, dict):
+                continue
+            nodes = " / ".join(f"{v:g}" for v in r["redis_cpu_us_per_job_by_node"].values())
+            rows.append(f"| {layout} | {step} | {r['jobs_per_s']:,} | "
+                        f"{r['redis_cpu_us_per_job']:g} | {nodes} | "
+                        f"{r['busiest_node_cpu_share']:.0%} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes")
+    ap.add_argument("--output", default=str(RESULTS_DIR / "cluster.json"))
+    args = ap.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    RAW_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with RedisCluster(primaries=3, replicas_per_primary=0) as cluster, \
+            open(RAW_DIR / "cluster-workers.log", "ab") as log:
+        three = cluster.names_on_distinct_primaries(3, prefix="bench")
+        layouts = {
+            "3 queues on 3 primaries": run_layout(cluster, three, sizes, log),
+            "1 queue": run_layout(cluster, three[:1], sizes, log),
+        }
+        version = redis.Redis(port=cluster.primary_ports()[0]).info("server")["redis_version"]
+    results = {"meta": {"sizes": vars(sizes), "nproc": os.cpu_count(), "redis": version,
+                        "duration_s": round(time.monotonic() - started, 1),
+                        "command": "python -m benchmarks.cluster " + " ".join(argv or
+                                                                              sys.argv[1:])},
+               "layouts": layouts}
+    with open(args.output, "w") as f:
+        json.dump(results, f, indent=1)
+    print(table(results))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
