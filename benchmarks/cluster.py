@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from aqueue import AsyncQueue
+from aqueue import AsyncAdmin
 from benchmarks.common import RAW_DIR, RESULTS_DIR, ROOT
 from tests.servers.cluster import RedisCluster
 
@@ -78,34 +78,60 @@ class Meter:
 
 
 async def bulk_enqueue(url: str, names: list[str], n: int) -> None:
-    per = n // len(names)
-    for name in names:
-        async with AsyncQueue(name, url=url) as q:
-            await q.enqueue_many([q.prepare(TASK) for _ in range(per)], batch_size=1000)
+    """``n`` jobs spread over the queues, 1,000 per round trip, the queues one after the
+    other (one producer, its connections shared by the queues, as with ``AsyncAdmin``)."""
+    async with AsyncAdmin(url=url) as admin:
+        for name in names:
+            q = admin.queue(name)
+            await q.enqueue_many([q.prepare(TASK) for _ in range(n // len(names))],
+                                 batch_size=1000)
 
 
 async def single_enqueue(url: str, names: list[str], n: int, producers: int = 50) -> None:
-    queues = [AsyncQueue(name, url=url) for name in names]
+    """``producers`` coroutines each enqueueing one job at a time, awaited."""
+    async with AsyncAdmin(url=url) as admin:
+        queues = [admin.queue(name) for name in names]
 
-    async def produce(k: int) -> None:
-        q = queues[k % len(queues)]
-        for _ in range(n // producers):
-            await q.enqueue(TASK)
+        async def produce(k: int) -> None:
+            q = queues[k % len(queues)]
+            for _ in range(n // producers):
+                await q.enqueue(TASK)
 
-    await asyncio.gather(*(produce(k) for k in range(producers)))
-    for q in queues:
-        await q.close()
+        await asyncio.gather(*(produce(k) for k in range(producers)))
 
 
-def drain(url: str, names: list[str], processes: int, log: Any) -> None:
-    done = subprocess.run(
+def finished(cluster: RedisCluster, names: list[str]) -> int:
+    total = 0
+    for name in names:
+        port = cluster.port_for_slot(cluster.key_slot(f"aq:{{{name}}}:stats"))
+        with redis.Redis(port=port) as node:
+            total += int(node.hget(f"aq:{{{name}}}:stats", "finished") or 0)
+    return total
+
+
+def drain(cluster: RedisCluster, url: str, names: list[str], n: int, processes: int,
+          log: Any) -> tuple[float, int]:
+    """Run the burst workers to their end; returns the seconds from the first finished job
+    to the last (process start-up left out) and how many jobs that span covers."""
+    worker = subprocess.Popen(
         [sys.executable, "-m", "aqueue", "worker", *names, "--url", url, "--import",
          "benchmarks.tasks.aqueue_tasks", "--processes", str(processes), "--burst",
          "--concurrency", "200", "--log-level", "WARNING"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=900,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if done.returncode != 0:
-        raise RuntimeError(f"aqueue worker exited with {done.returncode}; see {log.name}")
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + 900
+    while (count := finished(cluster, names)) < n:
+        if first is None and count:
+            first = (time.monotonic(), count)
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"aqueue worker ended with {count} of {n} jobs done; see {log.name}")
+        time.sleep(0.02)
+    last = time.monotonic()
+    if worker.wait(60) != 0:
+        raise RuntimeError(f"aqueue worker exited with {worker.returncode}; see {log.name}")
+    start, before = first or (last, 0)
+    return last - start, n - before
 
 
 def run_layout(cluster: RedisCluster, names: list[str], sizes: Sizes, log: Any
@@ -125,8 +151,12 @@ def run_layout(cluster: RedisCluster, names: list[str], sizes: Sizes, log: Any
             asyncio.run(bulk_enqueue(url, names, sizes.drain))
         out["bulk_enqueue"] = meter.result(sizes.drain)
         with Meter(ports) as meter:
-            drain(url, names, processes, log)
-        out[f"drain_{processes}_processes"] = meter.result(sizes.drain)
+            seconds, jobs = drain(cluster, url, names, sizes.drain, processes, log)
+        result = meter.result(sizes.drain)  # CPU per job over the whole run, start-up included
+        result["seconds"], result["jobs_per_s"] = round(seconds, 3), round(jobs / seconds)
+        result["busiest_node_cpu_share"] = round(
+            max(meter.cpu.values()) / meter.seconds, 3)
+        out[f"drain_{processes}_processes"] = result
     return out
 
 
