@@ -18,6 +18,7 @@ from typing import Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from aqueue.store.clients import config_from_client
+from aqueue.store.durable import NotReplicated, check_replicated, first_reply, wait_command
 from aqueue.store.errors import (
     ConnectionLost,
     Redirect,
@@ -31,7 +32,6 @@ from aqueue.store.scripts import script_sha, script_source
 from aqueue.store.urls import Address, ServerConfig, default_url, parse_url
 
 _RETRY_LATER = ("TRYAGAIN", "CLUSTERDOWN")
-
 
 class Store:
     """Connections to the Redis server(s) of one ``ServerConfig``."""
@@ -87,10 +87,24 @@ class Store:
         if that server does not know it (a new node, a restart, SCRIPT FLUSH)."""
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
         source = script_source(name)
-        try:
-            return await self._send(keys[0], command, retry_sent=retry_sent, source=source)
-        except ResponseError as exc:
-            raise explain_script_error(name, source, exc) from None
+        then = wait_command(self.config, name)
+        for attempt in range(self._connect_attempts() if retry_sent else 1):
+            try:
+                reply = await self._send(keys[0], command, retry_sent=retry_sent,
+                                         source=source, then=then)
+            except ResponseError as exc:
+                raise explain_script_error(name, source, exc) from None
+            if then is None:
+                return reply
+            try:
+                check_replicated(self.config, name, reply[1])
+                return reply[0]
+            except NotReplicated:  # the primary may be on its way out: ask again
+                self.router.not_primary(await self.router.address_for(keys[0]))
+                if attempt + 1 >= (self._connect_attempts() if retry_sent else 1):
+                    raise
+                await _pause(attempt + 1)
+        raise AssertionError("unreachable")
 
     async def call_many(self, commands: list[Command], *, key: str | bytes | None = None
                         ) -> list[Any]:
@@ -116,7 +130,10 @@ class Store:
         raise ConnectionLost(f"too many redirects for {commands[0][0]}", sent=False)
 
     async def _send(self, key: str | bytes | None, command: Command, *, retry_sent: bool,
-                    source: str | None = None) -> Any:
+                    source: str | None = None, then: Command | None = None) -> Any:
+        """``then``: a command sent right behind ``command`` on the same connection (WAIT);
+        the reply is then the pair of replies."""
+        extra = [then] if then is not None else []
         ask: Address | None = None
         attempt = 0
         while True:
@@ -125,18 +142,20 @@ class Store:
             try:
                 if ask is not None:
                     ask = None
-                    reply = (await connection.call_many([("ASKING",), command]))[1]
-                    if isinstance(reply, ResponseError):
-                        raise reply
-                    return reply
+                    return first_reply(
+                        (await connection.call_many([("ASKING",), command, *extra]))[1:], then)
+                if then is not None:
+                    return first_reply(await connection.call_many([command, then]), then)
                 return await connection.call(*command)
             except NoScriptError:
                 if source is None:
                     raise
-                replies = await connection.call_many([("SCRIPT", "LOAD", source), command])
-                if isinstance(replies[1], ResponseError):
-                    raise replies[1] from None
-                return replies[1]
+                replies = await connection.call_many([("SCRIPT", "LOAD", source), command,
+                                                      *extra])
+                try:
+                    return first_reply(replies[1:], then)
+                except ResponseError as exc:
+                    raise exc from None
             except ResponseError as exc:
                 attempt += 1
                 redirect = redirect_of(exc)
