@@ -29,10 +29,10 @@ FINISH_TIMEOUT = 40  # a lost job never ends: report it rather than wait forever
 
 
 async def drain_through(sentinels: RedisSentinelSet, tmp_path: Path, fault: str,
-                        min_replicas: int) -> DrainReport:
+                        min_replicas: int, url_options: str = "") -> DrainReport:
     sentinels.set_min_replicas_to_write(min_replicas)
     jobs = scale_jobs(1500)
-    with Drain(sentinels.sentinel_url, ["sentinel"], tmp_path) as drain:
+    with Drain(sentinels.sentinel_url + url_options, ["sentinel"], tmp_path) as drain:
         await drain.enqueue(jobs, ms=JOB_MS)
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)
@@ -52,7 +52,7 @@ async def drain_through(sentinels: RedisSentinelSet, tmp_path: Path, fault: str,
         await producer
         await drain.wait_until_finished(FINISH_TIMEOUT)
         report = await drain.report(
-            f"Sentinel {fault} mid-drain, min-replicas-to-write {min_replicas}",
+            f"Sentinel {fault} mid-drain, min-replicas-to-write {min_replicas}{url_options}",
             promoted_after_seconds=round(promoted, 2), healthy_after_seconds=round(healthy, 2),
             ends_during_fault=window)
     report.record()
@@ -70,12 +70,25 @@ def assert_split_brain_bounded(report: DrainReport) -> None:
     assert report.duplicates <= bound, report.summary()
 
 
-async def test_a_sentinel_failover_with_min_replicas_1_loses_nothing(
+async def test_a_sentinel_failover_with_min_replicas_1_loses_at_most_the_write_in_flight(
     fresh_redis_sentinel: RedisSentinelSet, tmp_path: Path
 ) -> None:
+    """The old primary refuses writes once its replica has left, but a write it took just
+    before, not yet replicated, can still vanish: at most the one enqueue the producer had
+    in flight (measured: none in most runs, one in some)."""
     report = await drain_through(fresh_redis_sentinel, tmp_path, "failover", 1)
-    assert_nothing_lost(report)
+    assert len(report.lost) <= 1 and all("-p" in tag for tag in report.lost), report.summary()
     assert report.duplicates <= 2 * CONCURRENCY, report.summary()
+
+
+async def test_a_sentinel_failover_with_wait_replicas_loses_nothing(
+    fresh_redis_sentinel: RedisSentinelSet, tmp_path: Path
+) -> None:
+    """``wait_replicas=1``: an enqueue or outcome counts once the replica has it, so the
+    split brain of ``min-replicas-to-write 0`` costs nothing but time."""
+    report = await drain_through(fresh_redis_sentinel, tmp_path, "failover", 0,
+                                 "?wait_replicas=1")
+    assert_nothing_lost(report)
 
 
 async def test_a_sentinel_failover_with_min_replicas_0_loses_only_the_split_brain_window(
