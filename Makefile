@@ -66,6 +66,8 @@ redis-server:
 		fi; }
 
 # valkey-server from bookworm-backports, for that package only (apt pins nothing else there).
+# The tests start their own valkey-server processes; on a machine with systemd, Debian's
+# package also enables a valkey-server service on port 6379 (stop it if that port is taken).
 valkey-server:
 	@command -v valkey-server >/dev/null || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
