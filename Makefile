@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test chaos lint bench bench-quick redis-server faketime clean
+.PHONY: demo test test-valkey chaos lint bench bench-cluster bench-quick redis-server valkey-server faketime clean
 
 demo: $(STAMP) redis-server
 	$(VENV)/bin/aqueue demo
@@ -12,10 +12,20 @@ demo: $(STAMP) redis-server
 test: $(STAMP) redis-server faketime
 	$(PY) -m pytest
 
-# The fault tests (tests/chaos/) with the bigger sizes some faults need to be convincing
-# (chaos_size() in tests/chaos/harness.py); `make test` runs them small. CI does not run this.
+# The fault tests at the bigger sizes some faults need to be convincing: tests/chaos
+# (chaos_size() in tests/chaos/harness.py) and the failover scenarios of tests/scale, whose
+# figures go to faults.jsonl. `make test` runs them small. CI does not run this.
+CHAOS_JOBS ?= 20000
 chaos: $(STAMP) redis-server faketime
 	AQUEUE_CHAOS_FULL=1 $(PY) -m pytest tests/chaos
+	rm -f benchmarks/results/raw/faults.jsonl
+	AQUEUE_SCALE_JOBS=$(CHAOS_JOBS) AQUEUE_FAULT_REPORT=benchmarks/results/raw/faults.jsonl \
+		$(PY) -m pytest tests/scale -s -o timeout=900 -p no:cacheprovider
+
+# The whole suite against Valkey 8 (Debian bookworm-backports) instead of redis-server.
+# Not run by CI.
+test-valkey: $(STAMP) valkey-server faketime
+	AQUEUE_TEST_REDIS_SERVER=valkey-server $(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aqueue tests benchmarks
@@ -23,6 +33,11 @@ lint: $(STAMP)
 
 bench: $(STAMP) redis-server
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.cluster
+
+# Only the cluster scenario (docs/scaling.md): a 3-primary cluster, 3 queues vs 1.
+bench-cluster: $(STAMP) redis-server
+	$(PY) -m benchmarks.cluster
 
 # A smoke run: small sizes, one run; it leaves the full results and docs/benchmarks.md alone.
 bench-quick: $(STAMP) redis-server
@@ -61,6 +76,23 @@ faketime:
 			apt-get update -qq && apt-get install -y -qq faketime; \
 		else \
 			echo "faketime not found: install it (Debian/Ubuntu: sudo apt-get install faketime)"; \
+			exit 1; \
+		fi; }
+
+# valkey-server from bookworm-backports, for that package only (apt pins nothing else there).
+# The tests start their own valkey-server processes; on a machine with systemd, Debian's
+# package also enables a valkey-server service on port 6379 (stop it if that port is taken).
+valkey-server:
+	@command -v valkey-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "valkey-server not found: installing it from bookworm-backports"; \
+			printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+				> /etc/apt/sources.list.d/aqueue-bookworm-backports.sources; \
+			apt-get update -qq && \
+			apt-get install -y -qq --no-install-recommends valkey-server/bookworm-backports \
+				valkey-tools/bookworm-backports; \
+		else \
+			echo "valkey-server not found: install Valkey 8 (Debian 12: apt-get install -t bookworm-backports valkey-server)"; \
 			exit 1; \
 		fi; }
 

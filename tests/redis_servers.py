@@ -2,10 +2,13 @@
 
 The suite never touches a Redis it did not start. If redis-server is missing, every
 test that needs it errors with a message saying how to install it: never skipped.
+``$AQUEUE_TEST_REDIS_SERVER`` names another server binary (``valkey-server``, or a path)
+for every server the suite starts: ``make test-valkey`` runs the suite that way.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +17,25 @@ import time
 from pathlib import Path
 
 import redis
+
+SERVER_ENV = "AQUEUE_TEST_REDIS_SERVER"
+
+
+def server_binary() -> str:
+    """The redis-server (or ``$AQUEUE_TEST_REDIS_SERVER``) the tests start."""
+    wanted = os.environ.get(SERVER_ENV)
+    if wanted:
+        binary = shutil.which(wanted)
+        if binary is None:
+            raise RuntimeError(f"${SERVER_ENV} is {wanted!r}, which is not an executable "
+                               "on PATH or a path to one")
+        return binary
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server is not installed; the tests need it "
+            "(Debian/Ubuntu: apt-get install redis-server, or run `make test` as root)")
+    return binary
 
 
 def free_port() -> int:
@@ -27,13 +49,7 @@ class RedisServer:
     """One redis-server process; ``restart()`` keeps its port and data directory."""
 
     def __init__(self, *extra_args: str) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError(
-                "redis-server is not installed; the tests need it "
-                "(Debian/Ubuntu: apt-get install redis-server, or run `make test` as root)"
-            )
-        self.binary = binary
+        self.binary = server_binary()
         self.extra_args = extra_args
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="aqueue-redis-"))

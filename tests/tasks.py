@@ -132,3 +132,8 @@ async def whoami_delivery() -> int:
 async def greet(name: str, punctuation: str = "!") -> str:
     """A typed task (aqueue.task) the workers of the tests may run."""
     return f"hello {name}{punctuation}"
+
+
+async def sleep_then_pid(seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    return os.getpid()

@@ -15,13 +15,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from aqueue.client.ops import Op, QueueOps
 from aqueue.errors import QueueClosed
+from aqueue.store.errors import redirect_of
 from aqueue.store.pubsub import Subscriber
 from aqueue.store.store import Store
 from aqueue.store.urls import Address
 
 Runner = Callable[[Op[Any]], Awaitable[Any]]
+MAX_REDIRECTS = 8
 
 
 class ResultListener:
@@ -64,7 +68,7 @@ class ResultListener:
         finally:
             waiters.discard(wake)
             if not waiters:
-                del self._waiters[channel]
+                self._waiters.pop(channel, None)  # close() may have cleared them already
                 self._unsubscribe(channel)
 
     def _bind_loop(self) -> None:
@@ -74,11 +78,22 @@ class ResultListener:
             self._loop = loop
 
     async def _subscribe(self, channel: bytes) -> None:
-        address = await self.store.router.address_for(channel)
-        subscriber = self._subscribers.get(address)
-        if subscriber is None or not subscriber.connected:
-            subscriber = await self._open(address)
-        await subscriber.subscribe([channel])
+        for attempt in range(MAX_REDIRECTS + 1):
+            address = await self.store.router.address_for(channel)
+            subscriber = self._subscribers.get(address)
+            if subscriber is None or not subscriber.connected:
+                subscriber = await self._open(address)
+            try:
+                await subscriber.subscribe([channel])
+                return
+            except ResponseError as exc:  # MOVED: a stale slot map, or a redis:// URL that
+                redirect = redirect_of(exc)  # points at another cluster node
+                subscriber.channels.discard(channel)
+                if redirect is None or attempt == MAX_REDIRECTS:
+                    raise
+                self.store.learn(address, redirect)
+                if redirect.ask:  # the slot is migrating: wait until it has landed
+                    await asyncio.sleep(0.05 * (attempt + 1))
 
     async def _open(self, address: Address) -> Subscriber:
         pending = self._connecting.get(address)

@@ -4,6 +4,7 @@ socket per server for all the waiting threads of a ``Queue``."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import selectors
 import socket
@@ -17,12 +18,13 @@ from redis.exceptions import ResponseError
 
 from aqueue.client.ops import Op, QueueOps
 from aqueue.errors import QueueClosed
-from aqueue.store.errors import ConnectionLost
+from aqueue.store.errors import ConnectionLost, redirect_of
 from aqueue.store.sync_resp import SyncConnection
 from aqueue.store.sync_store import SyncStore
 from aqueue.store.urls import Address
 
 Runner = Callable[[Op[Any]], Any]
+MAX_REDIRECTS = 8
 
 
 class _Subscriber:
@@ -40,8 +42,19 @@ class _Subscriber:
         self.reader = hiredis.Reader(replyError=ResponseError)
         self.channels: set[bytes] = set()
         self.confirmed: dict[bytes, threading.Event] = {}
-        self.write_lock = threading.Lock()
+        self.unconfirmed: collections.deque[bytes] = collections.deque()  # SSUBSCRIBEs sent
+        self.refused: dict[bytes, ResponseError] = {}  # error replies to them (MOVED...)
+        self.write_lock = threading.RLock()
         self.lost = False
+
+    def subscribe(self, channel: bytes) -> None:
+        with self.write_lock:  # replies come in the order of the commands
+            self.unconfirmed.append(channel)
+            try:
+                self.send("SSUBSCRIBE", channel)
+            except ConnectionLost:
+                self.unconfirmed.pop()
+                raise
 
     def send(self, *command: Any) -> None:
         with self.write_lock:
@@ -92,7 +105,20 @@ class SyncResultListener:
                     self._unsubscribe(channel)
 
     def _subscribe(self, channel: bytes) -> None:
-        address = self.store.address_for(channel)
+        for attempt in range(MAX_REDIRECTS + 1):
+            address = self.store.address_for(channel)
+            refused = self._subscribe_at(address, channel)
+            if refused is None:
+                return
+            redirect = redirect_of(refused)
+            if redirect is None or attempt == MAX_REDIRECTS:
+                raise refused
+            # MOVED: a stale slot map, or a redis:// URL pointing at another cluster node
+            self.store._learn(address, refused)
+            if redirect.ask:  # the slot is migrating: wait until it has landed
+                time.sleep(0.05 * (attempt + 1))
+
+    def _subscribe_at(self, address: Address, channel: bytes) -> ResponseError | None:
         with self._lock:
             if self._closed:
                 raise QueueClosed("the queue is closed")
@@ -103,13 +129,19 @@ class SyncResultListener:
                 self._selector.register(subscriber.sock, selectors.EVENT_READ, subscriber)
                 self._start_thread()
             if channel in subscriber.channels:
-                return
+                return None
             confirmed = subscriber.confirmed.setdefault(channel, threading.Event())
             subscriber.channels.add(channel)
-        subscriber.send("SSUBSCRIBE", channel)
+        subscriber.subscribe(channel)
         if not confirmed.wait(self.store.config.socket_timeout) or subscriber.lost:
             raise ConnectionLost(f"Redis at {address} did not confirm the subscription",
                                  sent=True)
+        refused = subscriber.refused.pop(channel, None)
+        if refused is not None:
+            with self._lock:
+                subscriber.channels.discard(channel)
+                subscriber.confirmed.pop(channel, None)
+        return refused
 
     def _unsubscribe(self, channel: bytes) -> None:
         for subscriber in self._subscribers.values():
@@ -145,10 +177,20 @@ class SyncResultListener:
                     self._handle(subscriber, reply)
 
     def _handle(self, subscriber: _Subscriber, reply: Any) -> None:
+        if isinstance(reply, ResponseError):  # the reply to the oldest SSUBSCRIBE
+            if subscriber.unconfirmed:
+                refused = subscriber.unconfirmed.popleft()
+                subscriber.refused[refused] = reply
+                event = subscriber.confirmed.get(refused)
+                if event is not None:
+                    event.set()
+            return
         if not isinstance(reply, list) or len(reply) != 3:
             return
         kind, channel = reply[0], reply[1]
         if kind == b"ssubscribe":
+            with contextlib.suppress(ValueError):
+                subscriber.unconfirmed.remove(channel)
             event = subscriber.confirmed.get(channel)
             if event is not None:
                 event.set()

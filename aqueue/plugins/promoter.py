@@ -10,7 +10,6 @@ job twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aqueue.plugins.base import PluginContext, repeat
@@ -35,10 +34,15 @@ class Promoter:
                      for group in context.groups]
 
         async def step() -> float:
+            for listener in listeners:  # a listener that gave up (an ACL refusal) stops us
+                if listener.done() and not listener.cancelled() and listener.exception():
+                    raise listener.exception()  # type: ignore[misc]
             self._wake.clear()
             delay = await self.promote(context)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            wake = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait([wake, *listeners], timeout=delay,
+                               return_when=asyncio.FIRST_COMPLETED)
+            wake.cancel()
             return 0.0
 
         try:

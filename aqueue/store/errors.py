@@ -8,6 +8,7 @@ again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -22,6 +23,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 # Error replies that say "not now" rather than "never"; anything else is about the request.
 _TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MISCONF", "BUSY", "MASTERDOWN",
                       "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "MOVED", "ASK")
+# A script's redis.call refused by the ACL. Redis 7.0 names the line, not the command
+# ("The user executing the script can't run this command..."); Valkey 8 (and Redis 7.2)
+# say "ACL failure in script: User u has no permissions to run the 'zadd' command".
+_SCRIPT_DENIED = re.compile(r"(?:The user executing the script can't|ACL failure in script: "
+                            r"User \S+ has no permissions to) (.*?) script: \w+, "
+                            r"on @user_script:(\d+)")
+_CALLED = re.compile(r"redis\.p?call\(\s*\"(\w+)\"")
+
 # Replies from a server that is not (or no longer) the primary: look for the primary again.
 _NOT_PRIMARY_REPLIES = ("READONLY", "MASTERDOWN", "NOREPLICAS")
 
@@ -42,8 +51,34 @@ class ReplyTimeout(RedisTimeoutError):
 
 
 def is_request_error(exc: BaseException) -> bool:
-    """An error reply that sending the same request again will not cure."""
-    return isinstance(exc, ResponseError) and not str(exc).startswith(_TRANSIENT_REPLIES)
+    """An error reply that sending the same request again will not cure (about this
+    request: an ACL refusal is about every request, and is not one)."""
+    return (isinstance(exc, ResponseError) and not str(exc).startswith(_TRANSIENT_REPLIES)
+            and not is_permission_error(exc))
+
+
+def is_permission_error(exc: BaseException) -> bool:
+    """Refused by the Redis user's ACL: waiting will not help, the ACL must change."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("NOPERM")
+
+
+def explain_script_error(name: str, source: str, exc: ResponseError) -> ResponseError:
+    """A script's ACL refusal as a ``NOPERM`` error naming the command it was refused."""
+    text = str(exc)
+    denied = _SCRIPT_DENIED.search(text)
+    if denied is None:
+        return exc
+    what, line = denied.group(1), int(denied.group(2))
+    lines = source.splitlines()
+    code = lines[line - 1].strip() if 0 < line <= len(lines) else "?"
+    called = _CALLED.search(code)
+    command = called.group(1).upper() if called else f"the command of `{code}`"
+    if "run this command" in what or what.startswith("run the "):
+        problem = f"may not run {command}"
+    else:  # "access at least one of the keys...", "publish to the channel..."
+        problem = f"was refused by the ACL for {command}: it can't {what}"
+    return ResponseError(f"NOPERM the Redis user {problem} (in aqueue's {name} script, "
+                         f"line {line})")
 
 
 def is_not_primary(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ import hiredis
 from redis.exceptions import ResponseError
 
 from aqueue.store.errors import ConnectionLost
-from aqueue.store.resp import check_handshake, handshake, tls_context
+from aqueue.store.resp import cannot_connect, check_handshake, handshake, tls_context
 from aqueue.store.urls import Address, ServerConfig
 
 OnMessage = Callable[[bytes, bytes], None]
@@ -61,6 +61,7 @@ class Subscriber:
         self.channels: set[bytes] = set()
         self._protocol: _SubscriberProtocol | None = None
         self._pending: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._unconfirmed: collections.deque[list[bytes]] = collections.deque()  # per command
         self._unsubscribing: collections.Counter[bytes] = collections.Counter()
         self._handshake: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._lost = False
@@ -82,8 +83,7 @@ class Subscriber:
                         lambda: _SubscriberProtocol(self), self.address.host, self.address.port,
                         ssl=tls, server_hostname=self.address.host if tls else None)
         except (OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot connect to Redis at {self.address}: {exc}",
-                                 sent=False) from None
+            raise cannot_connect(str(self.address), exc, self.config.tls) from None
         self._protocol = protocol
         self._lost = False
         commands = handshake(self.config, db=0, name=self.name) if self.auth else []
@@ -108,6 +108,7 @@ class Subscriber:
             futures.append(future)
             self.channels.add(channel)
         self._write([("SSUBSCRIBE" if self.sharded else "SUBSCRIBE", *wanted)])
+        self._unconfirmed.append(list(wanted))
         await asyncio.gather(*futures)
 
     def unsubscribe(self, channels: Iterable[bytes]) -> None:
@@ -132,16 +133,23 @@ class Subscriber:
                 future.set_result(reply)
             return
         if isinstance(reply, ResponseError):
-            for futures in self._pending.values():
-                for future in futures:
+            # The reply to the oldest unconfirmed (S)SUBSCRIBE (a MOVED, a NOPERM...): only
+            # its channels failed; other subscriptions on this connection stand.
+            channels = self._unconfirmed.popleft() if self._unconfirmed else list(self._pending)
+            for channel in channels:
+                self.channels.discard(channel)
+                for future in self._pending.pop(channel, []):
                     if not future.done():
                         future.set_exception(reply)
-            self._pending.clear()
             return
         kind, channel, payload = reply[0], reply[1], reply[2]
         if kind in (b"smessage", b"message"):
             self.on_message(channel, payload)
         elif kind in (b"ssubscribe", b"subscribe"):
+            if self._unconfirmed and channel in self._unconfirmed[0]:
+                self._unconfirmed[0].remove(channel)
+                if not self._unconfirmed[0]:
+                    self._unconfirmed.popleft()
             for future in self._pending.pop(channel, []):
                 if not future.done():
                     future.set_result(None)
@@ -162,6 +170,7 @@ class Subscriber:
                 if not future.done():
                     future.set_exception(error)
         self._pending.clear()
+        self._unconfirmed.clear()
         while self._handshake:
             future = self._handshake.popleft()
             if not future.done():

@@ -96,6 +96,19 @@ def tls_context(options: TLSOptions) -> ssl.SSLContext:
     return context
 
 
+def cannot_connect(where: str, exc: BaseException, tls: TLSOptions | None) -> ConnectionLost:
+    """The error for a connection that could not be opened, saying what to check."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        ca = tls.ca_certs if tls and tls.ca_certs else "the system's CA store"
+        return ConnectionLost(
+            f"cannot connect to Redis at {where}: TLS certificate verification failed "
+            f"({exc.verify_message}); the server's certificate must be signed by a CA in "
+            f"ssl_ca_certs ({ca}) and name the host you connect to (ssl_check_hostname)",
+            sent=False)
+    reason = exc if str(exc) else "timed out"
+    return ConnectionLost(f"cannot connect to Redis at {where}: {reason}", sent=False)
+
+
 def handshake(config: ServerConfig, *, db: int, name: str | None) -> list[Command]:
     """The commands every new connection sends first."""
     commands: list[Command] = []
@@ -219,9 +232,7 @@ class RespConnection:
                         self.address.port, ssl=tls,
                         server_hostname=self.address.host if tls else None)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            reason = exc if str(exc) else "timed out"
-            raise ConnectionLost(f"cannot connect to Redis at {self.where}: {reason}",
-                                 sent=False) from None
+            raise cannot_connect(self.where, exc, self.config.tls) from None
         return protocol
 
     def is_open(self) -> bool:

@@ -18,14 +18,20 @@ from typing import Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from aqueue.store.clients import config_from_client
-from aqueue.store.errors import ConnectionLost, is_not_primary, redirect_of
+from aqueue.store.durable import NotReplicated, check_replicated, first_reply, wait_command
+from aqueue.store.errors import (
+    ConnectionLost,
+    Redirect,
+    explain_script_error,
+    is_not_primary,
+    redirect_of,
+)
 from aqueue.store.resp import Command, RespConnection
 from aqueue.store.routing import ClusterRouter, Router, SentinelRouter, StandaloneRouter
 from aqueue.store.scripts import script_sha, script_source
 from aqueue.store.urls import Address, ServerConfig, default_url, parse_url
 
 _RETRY_LATER = ("TRYAGAIN", "CLUSTERDOWN")
-
 
 class Store:
     """Connections to the Redis server(s) of one ``ServerConfig``."""
@@ -80,8 +86,25 @@ class Store:
         """Run ``scripts/<name>.lua`` by SHA on the server of ``keys[0]``; loaded there first
         if that server does not know it (a new node, a restart, SCRIPT FLUSH)."""
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
-        return await self._send(keys[0], command, retry_sent=retry_sent,
-                                source=script_source(name))
+        source = script_source(name)
+        then = wait_command(self.config, name)
+        for attempt in range(self._connect_attempts() if retry_sent else 1):
+            try:
+                reply = await self._send(keys[0], command, retry_sent=retry_sent,
+                                         source=source, then=then)
+            except ResponseError as exc:
+                raise explain_script_error(name, source, exc) from None
+            if then is None:
+                return reply
+            try:
+                check_replicated(self.config, name, reply[1])
+                return reply[0]
+            except NotReplicated:  # the primary may be on its way out: ask again
+                self.router.not_primary(await self.router.address_for(keys[0]))
+                if attempt + 1 >= (self._connect_attempts() if retry_sent else 1):
+                    raise
+                await _pause(attempt + 1)
+        raise AssertionError("unreachable")
 
     async def call_many(self, commands: list[Command], *, key: str | bytes | None = None
                         ) -> list[Any]:
@@ -107,7 +130,10 @@ class Store:
         raise ConnectionLost(f"too many redirects for {commands[0][0]}", sent=False)
 
     async def _send(self, key: str | bytes | None, command: Command, *, retry_sent: bool,
-                    source: str | None = None) -> Any:
+                    source: str | None = None, then: Command | None = None) -> Any:
+        """``then``: a command sent right behind ``command`` on the same connection (WAIT);
+        the reply is then the pair of replies."""
+        extra = [then] if then is not None else []
         ask: Address | None = None
         attempt = 0
         while True:
@@ -116,18 +142,20 @@ class Store:
             try:
                 if ask is not None:
                     ask = None
-                    reply = (await connection.call_many([("ASKING",), command]))[1]
-                    if isinstance(reply, ResponseError):
-                        raise reply
-                    return reply
+                    return first_reply(
+                        (await connection.call_many([("ASKING",), command, *extra]))[1:], then)
+                if then is not None:
+                    return first_reply(await connection.call_many([command, then]), then)
                 return await connection.call(*command)
             except NoScriptError:
                 if source is None:
                     raise
-                replies = await connection.call_many([("SCRIPT", "LOAD", source), command])
-                if isinstance(replies[1], ResponseError):
-                    raise replies[1] from None
-                return replies[1]
+                replies = await connection.call_many([("SCRIPT", "LOAD", source), command,
+                                                      *extra])
+                try:
+                    return first_reply(replies[1:], then)
+                except ResponseError as exc:
+                    raise exc from None
             except ResponseError as exc:
                 attempt += 1
                 redirect = redirect_of(exc)
@@ -155,6 +183,11 @@ class Store:
         # One server: one retry (a connection the server closed while idle). Sentinel and
         # cluster: a few, spread over about two seconds, to ride out a failover.
         return 2 if self.mode == "standalone" else 7
+
+    def learn(self, address: Address, redirect: Redirect) -> None:
+        """Follow a MOVED or ASK that ``address`` answered to a command sent outside the
+        store (a subscription, say)."""
+        self._learn(address, redirect)
 
     def _learn(self, address: Address, redirect: Any) -> None:
         if self.mode == "standalone":  # a redis:// URL that points at a cluster node

@@ -12,7 +12,14 @@ import hiredis
 from redis.exceptions import ResponseError
 
 from aqueue.store.errors import ConnectionLost, ReplyTimeout
-from aqueue.store.resp import Command, check_handshake, handshake, specific, tls_context
+from aqueue.store.resp import (
+    Command,
+    cannot_connect,
+    check_handshake,
+    handshake,
+    specific,
+    tls_context,
+)
 from aqueue.store.urls import Address, ServerConfig
 
 
@@ -42,8 +49,7 @@ class SyncConnection:
                     sock = tls_context(self.config.tls).wrap_socket(
                         sock, server_hostname=self.address.host)
         except (OSError, ssl.SSLError) as exc:
-            raise ConnectionLost(f"cannot connect to Redis at {self.address}: {exc}",
-                                 sent=False) from None
+            raise cannot_connect(str(self.address), exc, self.config.tls) from None
         sock.settimeout(self.config.socket_timeout)
         self._sock = sock
         self._reader = hiredis.Reader(replyError=ResponseError)

@@ -22,7 +22,8 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from aqueue.errors import AqueueError
 from aqueue.store.clients import config_from_client
-from aqueue.store.errors import ConnectionLost, is_not_primary, redirect_of
+from aqueue.store.durable import NotReplicated, check_replicated, first_reply, wait_command
+from aqueue.store.errors import ConnectionLost, explain_script_error, is_not_primary, redirect_of
 from aqueue.store.resp import Command
 from aqueue.store.scripts import script_sha, script_source
 from aqueue.store.slots import SlotMap, key_slot
@@ -195,7 +196,26 @@ class SyncStore:
     def script(self, name: str, keys: list[str], args: list[Any], *,
                retry_sent: bool = False) -> Any:
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
-        return self._send(keys[0], command, retry_sent=retry_sent, source=script_source(name))
+        source = script_source(name)
+        then = wait_command(self.config, name)
+        attempts = (2 if self.mode == "standalone" else 7) if retry_sent else 1
+        for attempt in range(attempts):
+            try:
+                reply = self._send(keys[0], command, retry_sent=retry_sent, source=source,
+                                   then=then)
+            except ResponseError as exc:
+                raise explain_script_error(name, source, exc) from None
+            if then is None:
+                return reply
+            try:
+                check_replicated(self.config, name, reply[1])
+                return reply[0]
+            except NotReplicated as exc:  # the primary may be on its way out: ask again
+                self._learn(self.address_for(keys[0]), exc)
+                if attempt + 1 >= attempts:
+                    raise
+                _pause(attempt + 1)
+        raise AssertionError("unreachable")
 
     def call_many(self, commands: list[Command], *, key: str | bytes | None = None) -> list[Any]:
         address = self.address_for(key)
@@ -203,7 +223,10 @@ class SyncStore:
             return connection.call_many(commands)
 
     def _send(self, key: str | bytes | None, command: Command, *, retry_sent: bool,
-              source: str | None = None) -> Any:
+              source: str | None = None, then: Command | None = None) -> Any:
+        """``then``: a command sent right behind ``command`` on the same connection (WAIT);
+        the reply is then the pair of replies."""
+        extra = [then] if then is not None else []
         ask: Address | None = None
         attempts = 2 if self.mode == "standalone" else 7
         for attempt in range(8):
@@ -212,19 +235,24 @@ class SyncStore:
                 with self._pool(address).borrow(self.pool_timeout) as connection:
                     if ask is not None:
                         ask = None
-                        reply = connection.call_many([("ASKING",), command])[1]
-                        if isinstance(reply, ResponseError):
-                            raise reply
-                        return reply
+                        return first_reply(
+                            connection.call_many([("ASKING",), command, *extra])[1:], then)
                     try:
+                        if then is not None:
+                            replies = connection.call_many([command, then])
+                            if str(replies[0]).startswith("NOSCRIPT"):
+                                raise NoScriptError(str(replies[0]))
+                            return first_reply(replies, then)
                         return connection.call(*command)
                     except NoScriptError:
                         if source is None:
                             raise
-                        reply = connection.call_many([("SCRIPT", "LOAD", source), command])[1]
-                        if isinstance(reply, ResponseError):
-                            raise reply from None
-                        return reply
+                        replies = connection.call_many([("SCRIPT", "LOAD", source), command,
+                                                        *extra])
+                        try:
+                            return first_reply(replies[1:], then)
+                        except ResponseError as exc:
+                            raise exc from None
             except NoScriptError:
                 raise
             except ResponseError as exc:

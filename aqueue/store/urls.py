@@ -3,6 +3,9 @@
 Forms accepted::
 
     redis://[[user]:password@]host[:port][/db][?password=...&username=...]
+                     any form also takes ?socket_timeout=, connect_timeout= (seconds) and
+                     wait_replicas=N[&wait_timeout=S]: enqueues and outcomes wait for N
+                     replicas (WAIT) before they count, so a failover cannot lose them
     rediss://...     TLS; ?ssl_cert_reqs=required|optional|none, ssl_ca_certs=, ssl_certfile=,
                      ssl_keyfile=, ssl_check_hostname=true|false
     unix:///path/to/redis.sock[?db=N&password=...]
@@ -84,6 +87,10 @@ class ServerConfig:
     sentinel_password: str | None = field(default=None, repr=False)
     socket_timeout: float = 30.0
     connect_timeout: float = 5.0
+    # Jobs created or ended only count once this many replicas have them (WAIT): a
+    # failover cannot lose them then. 0: as soon as the primary has them.
+    wait_replicas: int = 0
+    wait_timeout: float = 1.0
 
     def describe(self) -> str:
         """Where this points, without credentials, e.g. for error messages."""
@@ -145,9 +152,14 @@ def _parse(url: str, scheme: str, mode: Mode, tls: bool) -> ServerConfig:
     username = query.pop("username", None) or username
     password = query.pop("password", None) or password
     options: dict[str, Any] = {"username": username, "password": password}
-    for name in ("socket_timeout", "connect_timeout"):
+    for name in ("socket_timeout", "connect_timeout", "wait_timeout"):
         if name in query:
             options[name] = _positive(name, query.pop(name))
+    if "wait_replicas" in query:
+        text = query.pop("wait_replicas")
+        if not text.isdigit():
+            raise ValueError(f"wait_replicas must be a number of replicas, got {text!r}")
+        options["wait_replicas"] = int(text)
     if tls:
         options["tls"] = _tls_options(query)
     if scheme == "unix":

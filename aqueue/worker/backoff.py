@@ -6,7 +6,9 @@ import logging
 import random
 import time
 
+from aqueue.errors import ConnectionFailed
 from aqueue.log_text import clip_message
+from aqueue.store.errors import is_permission_error
 
 
 class Backoff:
@@ -36,6 +38,12 @@ class Backoff:
         self._since = None
 
     def log(self, logger: logging.Logger, what: str, exc: BaseException) -> float:
+        """Log the failure and return how long to wait; an ACL refusal, which waiting
+        cannot cure, is raised instead as ``ConnectionFailed`` (the worker stops, saying
+        which command its Redis user lacks)."""
+        if is_permission_error(exc):
+            raise ConnectionFailed(f"{what} failed: {exc}; give the worker's Redis user the "
+                                   "commands, keys and channels in docs/security.md") from exc
         if self._since is None:
             self._since, self._what, self._logger = time.monotonic(), what, logger
         delay = self.next_delay()

@@ -354,7 +354,8 @@ class RedisCluster:
                 server.start()
         for server in self.servers:
             view = self.view(server.port)
-            if view.migrating or view.importing:
+            # Valkey shows a primary's migration on its replicas too; SETSLOT is for primaries.
+            if (view.migrating or view.importing) and view.myself.role == "primary":
                 resharding.clear(server.port, {*view.migrating, *view.importing})
         self.wait_until_stable()
 

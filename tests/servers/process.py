@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from tests.redis_servers import free_port
+from tests.redis_servers import free_port, server_binary
 
 PR_SET_PDEATHSIG = 1
 LOG_FILE = "redis.log"
@@ -41,12 +41,7 @@ def _die_with_parent() -> None:
 
 
 def redis_server_binary() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError(
-            "redis-server is not installed; the tests need it "
-            "(Debian/Ubuntu: apt-get install redis-server, or run `make test` as root)")
-    return binary
+    return server_binary()
 
 
 class ServerStartError(RuntimeError):
