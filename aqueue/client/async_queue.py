@@ -81,9 +81,16 @@ class AsyncQueue(QueueBase):
         if self._closed:
             op.close()
             self._check_open()
+        if write and (self._first_use is None or not self._first_use.done()):
+            await self._once()
         try:
-            if write and (self._first_use is None or not self._first_use.done()):
-                await self._once()
+            return await self._drive(op)
+        except (RedisError, OSError) as exc:
+            raise translate(exc, action, self.name, self.store) from None
+
+    async def _drive(self, op: Op[T]) -> T:
+        """Run an operation's steps; Redis errors go into it, for it to handle or raise."""
+        try:
             step = next(op)
             while True:
                 try:
@@ -95,8 +102,6 @@ class AsyncQueue(QueueBase):
         except StopIteration as stop:
             value: T = stop.value
             return value
-        except (RedisError, OSError) as exc:
-            raise translate(exc, action, self.name, self.store) from None
 
     async def _execute(self, step: Step) -> Any:
         if isinstance(step, Script):
@@ -109,27 +114,18 @@ class AsyncQueue(QueueBase):
         return None
 
     async def _once(self) -> None:
-        """On first use: register the queue for discovery, warn if Redis may evict jobs."""
+        """On the first write: register the queue for discovery, warn if Redis may evict
+        jobs. A Redis error here does not stop the write (it is tried again next time)."""
         if self._first_use is None or self._first_use.get_loop() is not asyncio.get_running_loop():
             self._first_use = asyncio.ensure_future(self._first_use_check())
-        await asyncio.shield(self._first_use)
+        try:
+            await asyncio.shield(self._first_use)
+        except (RedisError, OSError):
+            self._first_use = None
 
     async def _first_use_check(self) -> None:
-        op = self.ops.first_use()
-        try:
-            step = next(op)
-            while True:
-                try:
-                    reply = await self._execute(step)
-                except RedisError as exc:
-                    step = op.throw(exc)
-                else:
-                    step = op.send(reply)
-        except StopIteration as stop:
-            warn_if_evicting(stop.value, self.store.describe(), f"queue {self.name!r}")
-        except BaseException:
-            self._first_use = None
-            raise
+        policy = await self._drive(self.ops.first_use())
+        warn_if_evicting(policy, self.store.describe(), f"queue {self.name!r}")
 
     # -- building jobs ---------------------------------------------------------------
 

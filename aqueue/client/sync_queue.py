@@ -87,9 +87,16 @@ class Queue(QueueBase):
             op.close()
             self._check_open()
         self._after_fork()
+        if write and not self._first_use_done:
+            self._first_use()
         try:
-            if write and not self._first_use_done:
-                self._first_use()
+            return self._drive(op)
+        except (RedisError, OSError) as exc:
+            raise translate(exc, action, self.name, self.store) from None
+
+    def _drive(self, op: Op[T]) -> T:
+        """Run an operation's steps; Redis errors go into it, for it to handle or raise."""
+        try:
             step = next(op)
             while True:
                 try:
@@ -101,8 +108,6 @@ class Queue(QueueBase):
         except StopIteration as stop:
             value: T = stop.value
             return value
-        except (RedisError, OSError) as exc:
-            raise translate(exc, action, self.name, self.store) from None
 
     def _execute(self, step: Step) -> Any:
         if isinstance(step, Script):
@@ -115,19 +120,13 @@ class Queue(QueueBase):
         return None
 
     def _first_use(self) -> None:
-        op = self.ops.first_use()
+        """See ``AsyncQueue._once``."""
         try:
-            step = next(op)
-            while True:
-                try:
-                    reply = self._execute(step)
-                except RedisError as exc:
-                    step = op.throw(exc)
-                else:
-                    step = op.send(reply)
-        except StopIteration as stop:
-            self._first_use_done = True
-            warn_if_evicting(stop.value, self.store.describe(), f"queue {self.name!r}")
+            policy = self._drive(self.ops.first_use())
+        except (RedisError, OSError):
+            return  # tried again on the next write
+        self._first_use_done = True
+        warn_if_evicting(policy, self.store.describe(), f"queue {self.name!r}")
 
     def _after_fork(self) -> None:
         """A forked child (gunicorn, Celery prefork...) must not share the parent's sockets."""
