@@ -9,7 +9,9 @@ span current for the job's code. A listener that raises is logged and kept.
 Kinds:
 
 =================  ==========================================================================
-``job.started``    a claimed job is about to run (``attempt``; ``data``: ``timeout``)
+``job.started``    a claimed job is about to run (``attempt``; ``data``: ``timeout``, and
+                   the W3C ``traceparent`` and ``tracestate`` it was enqueued with, as bytes,
+                   or None)
 ``job.ran``        its run ended (``outcome``: finished, failed, retry, requeue, canceled,
                    snooze...; ``duration``; ``data``: ``exc_type``, ``exc_message``,
                    ``traceback``, ``retry_in``, ``max_attempts``)

@@ -13,7 +13,7 @@ from aqueue.cli.app import UrlOption, app, run_async
 from aqueue.errors import AqueueError
 from aqueue.store.urls import default_url
 from aqueue.worker.executor import busy_job_threads
-from aqueue.worker.supervisor import parse_processes, run_supervisor
+from aqueue.worker.supervisor import parse_processes, run_supervisor, supervised_by
 from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
 
 
@@ -42,6 +42,15 @@ def worker(
     processes: Annotated[str | None, typer.Option(
         help="Run N worker processes under a supervisor that restarts them ('auto': one "
              "per CPU).", metavar="N|auto", show_default=False)] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        min=0, max=65535, show_default=False,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port); with "
+             "--processes, worker i serves on PORT+i-1.")] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")]
+        = "127.0.0.1",
+    otel: Annotated[bool, typer.Option(
+        "--otel", help="OpenTelemetry spans for every run, in the trace of the code that "
+                       "enqueued it (needs aqueue-redis[otel] and a configured SDK).")] = False,
 ) -> None:
     """Run jobs from QUEUES."""
     if processes is not None:
@@ -65,16 +74,40 @@ def worker(
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
                    max_deliveries=max_deliveries, name=name)
+        if otel:
+            from aqueue.observe.tracing import instrument_worker
+
+            instrument_worker(w)
     except ImportError as exc:
         typer.secho(f"error: cannot import {exc.name or exc}: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     except (AqueueError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+    if metrics_port is not None:
+        _serve_metrics(w, metrics_port, metrics_host)
     try:
         run_async(w.run())
     finally:
         _exit_without_waiting_for_job_threads()
+
+
+def _serve_metrics(w: Worker, port: int, host: str) -> None:
+    """Attach metrics to the worker and serve them; under a supervisor, worker NAME.i
+    takes port + i - 1, so that the processes do not compete for one port."""
+    from aqueue.observe.metrics import WorkerMetrics
+
+    index = w.name.rsplit(".", 1)[-1]
+    if port and supervised_by() and index.isdigit():
+        port += int(index) - 1
+    metrics = WorkerMetrics()
+    metrics.attach(w)
+    try:
+        bound = metrics.serve(port, host)
+    except OSError as exc:
+        typer.secho(f"error: cannot serve metrics on {host}:{port}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    logging.getLogger("aqueue.metrics").info("metrics on http://%s:%d/metrics", host, bound)
 
 
 def _exit_without_waiting_for_job_threads() -> None:

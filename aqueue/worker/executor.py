@@ -114,7 +114,10 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
     claimed.started = time.monotonic()
     if ctx.events:
         ctx.events.emit(Event("job.started", ctx.worker, claimed.queue_name, claimed.id,
-                              job.func, claimed.attempt, data={"timeout": job.timeout}))
+                              job.func, claimed.attempt, data={
+                                  "timeout": job.timeout,
+                                  "traceparent": claimed.fields.get(b"traceparent"),
+                                  "tracestate": claimed.fields.get(b"tracestate")}))
     task = claimed.task
     assert task is not None
     deadline = _Deadline(task)

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from redis.exceptions import RedisError
@@ -47,6 +47,9 @@ from aqueue.worker.log_events import JobLogger
 from aqueue.worker.logs import short
 from aqueue.worker.watchdog import LoopWatchdog
 
+if TYPE_CHECKING:
+    from aqueue.observe.metrics import WorkerMetrics
+
 logger = logging.getLogger("aqueue.worker")
 
 DEFAULT_LEASE = 30.0
@@ -59,7 +62,7 @@ class Worker:
     """Runs jobs from ``queues`` (strict priority: earlier queues first).
 
     Only functions defined in ``imports`` (module names) or listed in ``functions``
-    are ever run.
+    are ever run. ``metrics``: an ``aqueue.observe.metrics.WorkerMetrics`` to feed.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Worker:
         name: str | None = None,
         plugins: Iterable[Plugin] = (),
         log_tracebacks: bool = False,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -122,6 +126,8 @@ class Worker:
         self.fetcher: Fetcher | None = None
         self.started = asyncio.Event()  # set once the worker is registered and claiming
         self._task: asyncio.Task[None] | None = None
+        if metrics is not None:
+            metrics.attach(self)
 
     async def __aenter__(self) -> Self:
         """Run the worker in the background (no signal handlers) until the block ends."""
@@ -327,6 +333,11 @@ class Worker:
             claimed = ack.claimed
             self.events.emit(Event("job.recorded", self.name, claimed.queue_name, claimed.id,
                                    claimed.func, claimed.attempt, what))
+
+    @property
+    def thread_limiter(self) -> anyio.CapacityLimiter:
+        """The limit on threads running plain ``def`` jobs."""
+        return self._context.thread_limiter
 
     def describe_running(self) -> str:
         jobs = list(self._running.values())[:5]

@@ -1,0 +1,17 @@
+"""Seeing what the queues are doing: Prometheus metrics, OpenTelemetry tracing, alerts
+and the live terminal view.
+
+==================  =====================================================================
+``metrics``         ``WorkerMetrics``: a worker's metrics, from its event stream and a
+                    sampler task (``aqueue worker --metrics-port``)
+``exposition``      the queue-level metrics of whatever process looks at the queues (the
+                    dashboard): ``QueueExporter``, an ASGI ``metrics_app``
+``sampling``        one reading of a queue: counts, totals, the oldest job's age
+``tracing``         W3C trace context from producer to job, enqueue and run spans
+                    (extra ``otel``)
+``alerts``          alert rules evaluated on a schedule, posted to a webhook on transition
+``watch``           ``aqueue info --watch``: a live view with per-queue rates
+==================  =====================================================================
+
+Nothing here is imported by the worker or the clients unless it is turned on.
+"""
