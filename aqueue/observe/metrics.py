@@ -6,7 +6,7 @@ Three sources, so that the worker's hot path pays only for a few integer increme
 - a listener on the worker's event stream counts job starts, outcomes, run times, lease
   losses and rejected acks in plain Python counters (no locks, no label lookups);
 - a sampler task in the worker's event loop reads its queues' depths, totals and oldest
-  job every ``sample_interval`` seconds, and the loop lag the watchdog measured;
+  job every ``sample_interval`` seconds; the watchdog reports each tick's lag;
 - a collector turns all of it into metric families when Prometheus scrapes, in the HTTP
   server's thread, without touching Redis or the event loop.
 """
@@ -48,6 +48,8 @@ logger = logging.getLogger("aqueue.metrics")
 # Seconds; +Inf is added. From no-op coroutines to the 30-minute default job timeout.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                     30.0, 60.0, 300.0, 1800.0)
+# Seconds an event loop tick (every 0.1 s) ran late; +Inf is added.
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 MAX_SERIES = 500  # (queue, function) pairs; past it, jobs count under function="(other)"
 OTHER = "(other)"
 DEFAULT_SAMPLE_INTERVAL = 5.0
@@ -80,7 +82,8 @@ class WorkerMetrics:
         self.sample_interval = sample_interval
         self.worker: Worker | None = None
         self.samples: list[QueueSample] = []
-        self.loop_lag = 0.0  # the largest loop delay over the last sample interval
+        self._lag_buckets = [0] * (len(LAG_BUCKETS) + 1)
+        self._lag_sum = 0.0
         self._series: dict[tuple[str | None, str | None], _JobSeries] = {}
         self._server: WSGIServer | None = None
         if registry is None:
@@ -101,6 +104,7 @@ class WorkerMetrics:
         self.worker = worker
         worker.events.subscribe(self)
         worker.plugins.append(_Sampler(self))
+        worker.watchdog.on_lag = self._observe_lag
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` on ``host:port`` from a daemon thread (port 0: any free
@@ -145,6 +149,10 @@ class WorkerMetrics:
             series = self._series.get((event.queue, event.func)) or self._new_series(event)
             series.lease_lost += 1
 
+    def _observe_lag(self, lag: float) -> None:
+        self._lag_buckets[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
+        self._lag_sum += lag
+
     def _new_series(self, event: Event) -> _JobSeries:
         key = (event.queue, event.func)
         if len(self._series) >= MAX_SERIES:  # function names come from producers
@@ -183,12 +191,8 @@ class WorkerMetrics:
             for reason, count in list(series.rejected.items()):
                 rejected.add_metric([*labels, reason], count)
             lease_lost.add_metric(labels, series.lease_lost)
-            cumulative, buckets = 0, []
-            for bound, count in zip([*DURATION_BUCKETS, float("inf")], list(series.buckets),
-                                    strict=True):
-                cumulative += count
-                buckets.append((_bound(bound), cumulative))
-            durations.add_metric(labels, buckets, series.duration_sum)
+            durations.add_metric(labels, _cumulative(DURATION_BUCKETS, series.buckets),
+                                 series.duration_sum)
         yield from (started, outcomes, rejected, lease_lost, durations)
         yield from queue_families(self.samples)
         if self.worker is not None:
@@ -211,9 +215,10 @@ class WorkerMetrics:
         yield _gauge("aqueue_job_threads_stuck", "Threads still running a plain def job that "
                      "already ended (past its timeout, or handed back): Python cannot stop "
                      "them.", max(0, busy_job_threads() - in_use))
-        yield _gauge("aqueue_event_loop_lag_seconds", "The largest delay of the event loop in "
-                     "the last sampling interval (how late it ran a due callback).",
-                     self.loop_lag)
+        lag = HistogramMetricFamily("aqueue_event_loop_lag_seconds", "How late the event loop "
+                                    "ran a timer, measured 10 times a second by the watchdog.")
+        lag.add_metric([], _cumulative(LAG_BUCKETS, self._lag_buckets), self._lag_sum)
+        yield lag
         yield _gauge("aqueue_event_loop_blocked_seconds", "How long the event loop has been "
                      "stuck right now (0 while it runs freely).",
                      worker.watchdog.blocked_for())
@@ -227,13 +232,18 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def _bound(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(bound)
+def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
+    """Prometheus buckets (``le``, count at or below) from per-bucket counts."""
+    total, buckets = 0, []
+    for bound, count in zip([*map(repr, bounds), "+Inf"], list(counts), strict=True):
+        total += count
+        buckets.append((bound, float(total)))
+    return buckets
 
 
 class _Sampler:
-    """A worker plugin: every ``sample_interval`` seconds, read the worker's queues and
-    the loop lag into the metrics. On Redis errors the queue readings are dropped (so
+    """A worker plugin: every ``sample_interval`` seconds, read the worker's queues into
+    the metrics. On Redis errors the queue readings are dropped (so
     stale depths are not reported) until a read succeeds again."""
 
     name = "metrics-sampler"
@@ -257,8 +267,5 @@ class _Sampler:
                 if not failing:
                     logger.warning("metrics: cannot read the queues' depths: %s", exc)
                 failing = True
-            worker = self.metrics.worker
-            if worker is not None:
-                self.metrics.loop_lag = worker.watchdog.take_max_lag()
             await asyncio.sleep(max(0.0, self.metrics.sample_interval
                                     - (time.monotonic() - started)))

@@ -26,7 +26,7 @@ class LoopWatchdog:
         self.describe_running = describe_running
         self.interval = interval
         self.stalls = 0
-        self.max_lag = 0.0  # the largest tick delay since take_max_lag(), for metrics
+        self.on_lag: Callable[[float], None] | None = None  # each tick's delay (metrics)
         self._last_tick = time.monotonic()
         self._stop = threading.Event()
 
@@ -38,9 +38,8 @@ class LoopWatchdog:
             while True:
                 await asyncio.sleep(self.interval)
                 now = time.monotonic()
-                lag = now - self._last_tick - self.interval
-                if lag > self.max_lag:
-                    self.max_lag = lag
+                if self.on_lag is not None:
+                    self.on_lag(now - self._last_tick - self.interval)
                 self._last_tick = now
         finally:
             self._stop.set()
@@ -49,12 +48,6 @@ class LoopWatchdog:
         """Seconds since the loop last ticked (callable from any thread: while the loop is
         blocked, this keeps growing)."""
         return max(0.0, time.monotonic() - self._last_tick - self.interval)
-
-    def take_max_lag(self) -> float:
-        """The largest tick delay (how late the loop ran a due callback) since the last
-        call, and start over."""
-        lag, self.max_lag = self.max_lag, 0.0
-        return lag
 
     def _watch(self) -> None:
         warned_for = 0.0
