@@ -240,3 +240,14 @@ def test_the_global_tracer_provider_is_used_by_default() -> None:
     finally:
         uninstrument()
     assert hooks.enqueue_tracer is None
+
+
+async def test_a_worker_started_with_otel_runs_its_jobs(queue: AsyncQueue, redis_url: str,
+                                                        redis: Redis) -> None:
+    job = await queue.enqueue(observe_tasks.noop)
+    done = subprocess.run(
+        [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", redis_url, "--import",
+         "tests.observe_tasks", "--burst", "--otel"], capture_output=True, text=True,
+        timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert await redis.hget(queue.keys.job(job.id), "status") == b"finished"
