@@ -325,7 +325,7 @@ async def test_an_outcome_refused_after_the_lease_was_lost_counts_as_rejected(
 def test_past_the_series_limit_new_functions_count_as_other() -> None:
     worker_metrics = WorkerMetrics()
     for i in range(MAX_SERIES + 10):
-        worker_metrics(Event("job.started", "w", "q", f"id{i}", f"fn{i}", 1))
+        worker_metrics.on_event(Event("job.started", "w", "q", f"id{i}", f"fn{i}", 1))
     samples = parse_collected(worker_metrics)
     started = {dict(labels)["function"] for (name, labels) in samples
                if name == "aqueue_jobs_started_total"}

@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
@@ -24,6 +25,8 @@ from tests import observe_tasks
 from tests.conftest import WorkerFactory
 
 pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -247,7 +250,7 @@ async def test_a_worker_started_with_otel_runs_its_jobs(queue: AsyncQueue, redis
     job = await queue.enqueue(observe_tasks.noop)
     done = subprocess.run(
         [sys.executable, "-m", "aqueue", "worker", queue.name, "--url", redis_url, "--import",
-         "tests.observe_tasks", "--burst", "--otel"], capture_output=True, text=True,
-        timeout=60)
+         "tests.observe_tasks", "--burst", "--otel"], cwd=ROOT, capture_output=True,
+        text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert await redis.hget(queue.keys.job(job.id), "status") == b"finished"

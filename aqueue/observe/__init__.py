@@ -9,7 +9,11 @@ and the live terminal view.
 ``sampling``        one reading of a queue: counts, totals, the oldest job's age
 ``tracing``         W3C trace context from producer to job, enqueue and run spans
                     (extra ``otel``)
-``alerts``          alert rules evaluated on a schedule, posted to a webhook on transition
+``alerts``          the alert engine: rules evaluated every round, transitions posted once
+                    however many engines run (``aqueue alerts``)
+``alert_rules``     the rules (failure rate, oldest queued job, no live worker), from TOML
+``webhook``         posting an alert as JSON with a Slack-compatible ``text``
+``hooks``           what the clients check for (one check when tracing is off)
 ``watch``           ``aqueue info --watch``: a live view with per-queue rates
 ==================  =====================================================================
 
