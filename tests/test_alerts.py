@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -211,6 +212,31 @@ async def test_engines_side_by_side_post_each_transition_once(
         engines = [engine_for(admin, receiver, text), engine_for(other_admin, receiver, text)]
         for _ in range(4):
             await asyncio.gather(*(rounds(engine, 1) for engine in engines))
+    assert receiver.states() == [(f"unserved:{queue.name}", "firing")]
+
+
+class SlowWebhook(Webhook):
+    async def send(self, payload: dict[str, Any]) -> None:
+        await asyncio.sleep(1.0)  # longer than a few rounds
+        await super().send(payload)
+
+
+async def test_a_slow_post_is_not_overtaken_by_another_engine_in_the_next_rounds(
+        queue: AsyncQueue, admin: AsyncAdmin, receiver: Receiver, redis_url: str) -> None:
+    text = f"""
+        [[rule]]
+        name = "unserved"
+        kind = "no_worker"
+        queues = ["{queue.name}"]
+    """
+    slow = AlertEngine(admin, rules(text), SlowWebhook(receiver.url), interval=INTERVAL)
+    async with AsyncAdmin(url=redis_url) as other_admin:
+        fast = engine_for(other_admin, receiver, text)
+        posting = asyncio.ensure_future(rounds(slow, 1))
+        await asyncio.sleep(INTERVAL)  # the slow engine has the alert and is posting
+        overtaken = await rounds(fast, 4)
+        await posting
+    assert overtaken == []
     assert receiver.states() == [(f"unserved:{queue.name}", "firing")]
 
 

@@ -8,8 +8,11 @@ engine evaluate it. The alert's state (firing or not) and the readings a failure
 needs are kept in Redis, so whichever engine evaluates next continues from them. A post
 that fails leaves the state as it was: the next round posts again.
 
+An engine also holds a lock on each alert while it evaluates and posts it, so that a
+slow post cannot overlap the next round's evaluation by another engine.
+
 Keys, in the control slot: ``aq:{aq}:alert:<rule>:<queue>`` (hash: state, since,
-summary), ``...:history`` (list of readings), ``...:round:<n>`` (the guard).
+summary), ``...:history`` (list of readings), ``...:round:<n>`` (the guard), ``...:lock``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -34,6 +38,9 @@ from aqueue.store import keys
 logger = logging.getLogger("aqueue.alerts")
 
 DEFAULT_INTERVAL = 30.0
+LOCK_SECONDS = 30.0  # how long a dead engine can hold an alert (more than a post takes)
+_RELEASE = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+            "end return 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +107,16 @@ class AlertEngine:
         returned)."""
         now = await self._redis_time()
         instances = await self._instances()
-        won = await self._claim_round(instances, int(now // self.interval))
+        token = f"{self.owner}.{uuid.uuid4().hex[:8]}"
+        won = await self._claim_round(instances, int(now // self.interval), token)
         if not won:
             return []
+        try:
+            return await self._evaluate(won, now)
+        finally:
+            await self._release(won, token)
+
+    async def _evaluate(self, won: list[tuple[Rule, str]], now: float) -> list[Alert]:
         queues = sorted({queue for _, queue in won})
         samples, workers = await asyncio.gather(sample_queues(self.admin, queues),
                                                 self.admin.workers())
@@ -152,20 +166,38 @@ class AlertEngine:
             instances += [(rule, queue) for queue in dict.fromkeys(names)]
         return instances
 
-    async def _claim_round(self, instances: list[tuple[Rule, str]], round_number: int
-                           ) -> list[tuple[Rule, str]]:
-        """The alerts this engine evaluates this round: those whose guard it set first."""
+    async def _claim_round(self, instances: list[tuple[Rule, str]], round_number: int,
+                           token: str) -> list[tuple[Rule, str]]:
+        """The alerts this engine evaluates this round: those whose round guard it set
+        first, and whose lock no other engine holds (an evaluation of the previous round
+        still posting), so that two engines never handle one alert at once."""
         if not instances:
             return []
-        ttl = max(1000, int(self.interval * 2000))
-        replies = await self.admin.store.call_many(
-            [("SET", f"{_key(rule, queue)}:round:{round_number}", self.owner, "NX", "PX", ttl)
-             for rule, queue in instances], key=keys.WORKERS)
+        guard_ttl = max(1000, int(self.interval * 2000))
+        lock_ttl = int(max(2 * self.interval, LOCK_SECONDS) * 1000)
+        commands: list[tuple[Any, ...]] = []
+        for rule, queue in instances:
+            commands.append(("SET", f"{_key(rule, queue)}:round:{round_number}", token, "NX",
+                             "PX", guard_ttl))
+            commands.append(("SET", f"{_key(rule, queue)}:lock", token, "NX", "PX", lock_ttl))
+        replies = await self.admin.store.call_many(commands, key=keys.WORKERS)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return [instance for instance, reply in zip(instances, replies, strict=True)
-                if reply is not None]
+        won, locked_only = [], []
+        for instance, guard, lock in zip(instances, replies[::2], replies[1::2], strict=True):
+            if guard is not None and lock is not None:
+                won.append(instance)
+            elif lock is not None:
+                locked_only.append(instance)
+        await self._release(locked_only, token)
+        return won
+
+    async def _release(self, instances: list[tuple[Rule, str]], token: str) -> None:
+        if instances:
+            await self.admin.store.call_many(
+                [("EVAL", _RELEASE, 1, f"{_key(rule, queue)}:lock", token)
+                 for rule, queue in instances], key=keys.WORKERS)
 
     async def _read_state(self, instances: list[tuple[Rule, str]]
                           ) -> list[tuple[bool, list[tuple[float, int, int]]]]:
