@@ -19,7 +19,7 @@ from aqueue.store.server import ping
 
 @app.command()
 def alerts(
-    rules: Annotated[Path, typer.Option("--rules", help="TOML file of [[rule]] tables.",
+    rules: Annotated[Path, typer.Option("--rules", help="The rules: a TOML file (docs/alerts.md).",
                                         show_default=False)],
     webhook: Annotated[str, typer.Option(
         envvar="AQUEUE_ALERT_WEBHOOK", show_envvar=True, show_default=False,

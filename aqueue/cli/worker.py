@@ -50,7 +50,7 @@ def worker(
         = "127.0.0.1",
     otel: Annotated[bool, typer.Option(
         "--otel", help="OpenTelemetry spans for every run, in the trace of the code that "
-                       "enqueued it (needs aqueue-redis[otel] and a configured SDK).")] = False,
+                       "enqueued it (needs the otel extra and a configured SDK).")] = False,
 ) -> None:
     """Run jobs from QUEUES."""
     if processes is not None:
