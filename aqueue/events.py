@@ -9,7 +9,9 @@ span current for the job's code. A listener that raises is logged and kept.
 Kinds:
 
 =================  ==========================================================================
-``job.started``    a claimed job is about to run (``attempt``; ``data``: ``timeout``)
+``job.started``    a claimed job is about to run (``attempt``; ``data``: ``timeout``, and
+                   the W3C ``traceparent`` and ``tracestate`` it was enqueued with, as bytes,
+                   or None)
 ``job.ran``        its run ended (``outcome``: finished, failed, retry, requeue, canceled,
                    snooze...; ``duration``; ``data``: ``exc_type``, ``exc_message``,
                    ``traceback``, ``retry_in``, ``max_attempts``)
@@ -51,23 +53,52 @@ Listener = Callable[[Event], None]
 
 
 class EventBus:
-    """Listeners of one worker's events. ``if bus:`` is cheap: emitters build an event
-    only when someone listens."""
+    """Listeners of one worker's events. A listener may ask for some kinds only, and for
+    ``job.ran`` / ``job.recorded`` some outcomes only; emitters ask ``wants(kind, outcome)``
+    first and build an event only when someone listens, so a job nobody observes pays
+    nothing."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, frozenset[str] | None, frozenset[str] | None]] = []
+        self._wanted: dict[tuple[str, str | None], bool] = {}
         self._failed: set[int] = set()
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with every event; returns a function that unsubscribes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+    def subscribe(self, listener: Listener, kinds: set[str] | None = None,
+                  outcomes: set[str] | None = None) -> Callable[[], None]:
+        """Call ``listener`` with every event (of ``kinds``, with ``outcomes``: ``None`` for
+        all); returns a function that unsubscribes it."""
+        entry = (listener, frozenset(kinds) if kinds else None,
+                 frozenset(outcomes) if outcomes else None)
+        self._listeners.append(entry)
+        self._wanted.clear()
+
+        def unsubscribe() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+                self._wanted.clear()
+
+        return unsubscribe
 
     def __bool__(self) -> bool:
         return bool(self._listeners)
 
+    def wants(self, kind: str, outcome: str | None = None) -> bool:
+        """Whether anyone listens to this kind (and outcome) of event."""
+        key = (kind, outcome)
+        wanted = self._wanted.get(key)
+        if wanted is None:
+            wanted = self._wanted[key] = any(
+                (kinds is None or kind in kinds)
+                and (outcomes is None or outcome is None or outcome in outcomes)
+                for _, kinds, outcomes in self._listeners)
+        return wanted
+
     def emit(self, event: Event) -> None:
-        for listener in self._listeners:
+        for listener, kinds, outcomes in self._listeners:
+            if kinds is not None and event.kind not in kinds:
+                continue
+            if outcomes is not None and event.outcome is not None and event.outcome not in outcomes:
+                continue
             try:
                 listener(event)
             except Exception:

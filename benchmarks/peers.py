@@ -6,6 +6,7 @@ its jobs in benchmarks/tasks/<driver>_tasks.py; both run with the peer's own int
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,9 @@ class Peer:
 
 
 def _aqueue(p: Peer, url: str, c: int) -> list[str]:
+    # BENCH_AQUEUE_METRICS=1: the same worker with Prometheus metrics on (any free port),
+    # to measure what they cost (docs/metrics.md).
+    metrics = ["--metrics-port", "0"] if os.environ.get("BENCH_AQUEUE_METRICS") == "1" else []
     return [
         f"{p.bin}/aqueue",
         "worker",
@@ -54,6 +58,7 @@ def _aqueue(p: Peer, url: str, c: int) -> list[str]:
         str(c),
         "--import",
         "benchmarks.tasks.aqueue_tasks",
+        *metrics,
     ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from typing import Annotated
 
 import typer
 
-from aqueue.cli.app import UrlOption, app, run_async
+from aqueue.cli.app import UrlOption, app, fail, run_async
 from aqueue.client.admin import AsyncAdmin, WorkerInfo
 from aqueue.client.ops import QueueCounts
 from aqueue.store.server import ping
@@ -17,8 +19,18 @@ def info(
     queues: Annotated[list[str] | None, typer.Argument(help="Queues (default: all found).")]
         = None,
     url: UrlOption = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C, with "
+                                                          "per-queue rates.")] = False,
+    interval: Annotated[float | None, typer.Option(
+        help="Seconds between refreshes (implies --watch; default 2).", show_default=False)]
+        = None,
 ) -> None:
     """Show job counts per queue, and the live workers."""
+    if interval is not None and not interval > 0:
+        fail(f"--interval must be positive, got {interval}", 2)
+    if watch or interval is not None:
+        _watch(queues or [], url, interval or 2.0)
+        return
     run_async(_info(queues or [], url))
 
 
@@ -32,6 +44,19 @@ def format_age(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.1f}h"
     return f"{seconds / 86400:.1f}d"
+
+
+def _watch(names: list[str], url: str | None, interval: float) -> None:
+    from aqueue.observe.watch import watch
+
+    async def go() -> None:
+        async with AsyncAdmin(url=url) as admin:
+            await ping(admin.store)
+            await watch(admin, names, interval)
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
+    with contextlib.suppress(KeyboardInterrupt):
+        run_async(go())
 
 
 async def _info(names: list[str], url: str | None) -> None:

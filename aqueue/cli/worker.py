@@ -13,7 +13,7 @@ from aqueue.cli.app import UrlOption, app, fail, run_async
 from aqueue.errors import AqueueError
 from aqueue.store.urls import default_url
 from aqueue.worker.executor import busy_job_threads
-from aqueue.worker.supervisor import parse_processes, run_supervisor
+from aqueue.worker.supervisor import parse_processes, run_supervisor, supervised_by
 from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
 
 
@@ -45,6 +45,15 @@ def worker(
     processes: Annotated[str | None, typer.Option(
         help="Run N worker processes under a supervisor that restarts them ('auto': one "
              "per CPU).", metavar="N|auto", show_default=False)] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        min=0, max=65535, show_default=False,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port); with "
+             "--processes, worker i serves on PORT+i-1.")] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")]
+        = "127.0.0.1",
+    otel: Annotated[bool, typer.Option(
+        "--otel", help="OpenTelemetry spans for every run, in the trace of the code that "
+                       "enqueued it (needs the otel extra and a configured SDK).")] = False,
 ) -> None:
     """Run jobs from QUEUES."""
     process_count = 0
@@ -69,8 +78,14 @@ def worker(
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
                    max_deliveries=max_deliveries, name=name, log_tracebacks=tracebacks)
+        if otel:
+            from aqueue.observe.tracing import instrument_worker
+
+            instrument_worker(w)
     except (AqueueError, ValueError, TypeError) as exc:
         fail(str(exc), 2)
+    if metrics_port is not None:
+        _serve_metrics(w, metrics_port, metrics_host)
     try:
         run_async(_work(w))
     finally:
@@ -107,6 +122,24 @@ def check_options(*, threads: int | None, grace: float, max_deliveries: int, lea
         fail(f"--lease must be more than 0 seconds, got {lease:g}", 2)
     if log_level.upper() not in LOG_LEVELS:
         fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}", 2)
+
+
+def _serve_metrics(w: Worker, port: int, host: str) -> None:
+    """Attach metrics to the worker and serve them; under a supervisor, worker NAME.i
+    takes port + i - 1, so that the processes do not compete for one port."""
+    from aqueue.observe.metrics import WorkerMetrics
+
+    index = w.name.rsplit(".", 1)[-1]
+    if port and supervised_by() and index.isdigit():
+        port += int(index) - 1
+    metrics = WorkerMetrics()
+    metrics.attach(w)
+    try:
+        bound = metrics.serve(port, host)
+    except OSError as exc:
+        typer.secho(f"error: cannot serve metrics on {host}:{port}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    logging.getLogger("aqueue.metrics").info("metrics on http://%s:%d/metrics", host, bound)
 
 
 def _exit_without_waiting_for_job_threads() -> None:

@@ -10,6 +10,7 @@ from typing import Any, Self
 from redis.exceptions import RedisError
 
 from aqueue.client.async_queue import AsyncQueue
+from aqueue.client.ops import QueueTotals, oldest_queued_age, queue_totals
 from aqueue.client.translate import translate
 from aqueue.store import keys
 from aqueue.store.store import Store
@@ -107,3 +108,15 @@ class AsyncAdmin:
                 lease=float(f.get("lease", 30)), started_at=float(f.get("started_at", 0)),
                 supervisor=f.get("supervisor"), fields=f, sharing_name=int(sharing)))
         return sorted(workers, key=lambda w: w.name)
+
+    # -- reads for aqueue.observe (metrics, alerts, `aqueue info --watch`) -------------
+
+    async def queue_totals(self, name: str) -> QueueTotals:
+        """The queue's outcome totals since it was first used (see ``QueueTotals``)."""
+        queue = self.queue(name)
+        return await queue._run(queue_totals(queue.ops), "read the totals of")
+
+    async def oldest_queued_age(self, name: str) -> float | None:
+        """Seconds the next job of the queue has been waiting; None if nothing is queued."""
+        queue = self.queue(name)
+        return await queue._run(oldest_queued_age(queue.ops), "read the oldest job of")

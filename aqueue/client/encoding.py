@@ -35,6 +35,7 @@ class Draft:
     nonce: str
     due_mode: str  # "" (now), "at" (a Unix time) or "in" (seconds from now)
     due: float
+    trace: dict[str, str] | None = None  # W3C traceparent/tracestate, set while tracing
 
     def wire(self) -> list[Any]:
         """This job's values for ``scripts/enqueue.lua``, in its order."""
@@ -46,6 +47,9 @@ class Draft:
             pairs += ["retry", o.retry.to_json()]
         if o.description:
             pairs += ["description", o.description]
+        if self.trace:
+            for name, value in self.trace.items():
+                pairs += [name, value]
         explicit = o.job_id is not None
         if explicit:
             pairs += ["nonce", self.nonce]

@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 from aqueue.client.encoding import Draft
 from aqueue.errors import EnqueueUncertain, JobExistsError, NoSuchJobError
 from aqueue.job import JobStatus
+from aqueue.observe import hooks
 from aqueue.store import keys
 from aqueue.store.errors import ConnectionLost
 from aqueue.store.keys import QueueKeys
@@ -101,6 +102,11 @@ class QueueOps:
     def enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
         """Write the jobs (one script call); returns Redis's time of the write. A reply lost
         on the way is resolved by sending again: the script knows its own jobs."""
+        if hooks.enqueue_tracer is not None:  # aqueue.observe.tracing is on
+            return (yield from hooks.enqueue_tracer.enqueue(self.name, drafts, self._enqueue))
+        return (yield from self._enqueue(drafts))
+
+    def _enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
         argv: list[Any] = [len(drafts), self.name]
         for draft in drafts:
             argv += draft.wire()
@@ -291,3 +297,45 @@ def _job_exists(exc: ResponseError) -> Exception:
     if str(exc).startswith("JOBEXISTS"):
         return JobExistsError(str(exc).removeprefix("JOBEXISTS "))
     return exc
+
+
+# -- reads for aqueue.observe (metrics, alerts, `aqueue info --watch`) -----------------
+# Module functions rather than QueueOps methods, so this section stays apart.
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTotals:
+    """A queue's running totals (its ``stats`` hash, bumped by ``ack.lua``): outcomes
+    recorded since the queue was first used. Rates are differences of two readings."""
+
+    finished: int
+    failed: int
+    retried: int
+    requeued: int  # handed back by a stopping worker
+
+
+def queue_totals(ops: QueueOps) -> Op[QueueTotals]:
+    reply = yield Call(("HMGET", ops.keys.stats, "finished", "failed", "retry", "requeue"),
+                       ops.keys.queued)
+    finished, failed, retried, requeued = (int(v) if v is not None else 0 for v in reply)
+    return QueueTotals(finished, failed, retried, requeued)
+
+
+OLDEST_READ_TRIES = 3
+
+
+def oldest_queued_age(ops: QueueOps) -> Op[float | None]:
+    """Seconds the job at the head of the queue has been ready to run, by Redis's clock
+    (since it was enqueued, or became due if it was delayed or retried); None when the
+    queue is empty. Two round trips: the head is read again if it vanished in between."""
+    for _ in range(OLDEST_READ_TRIES):
+        head = yield Call(("LINDEX", ops.keys.queued, 0), ops.keys.queued)
+        if head is None:
+            return None
+        now, (enqueued_at, scheduled_for) = yield Many(
+            [("TIME",), ("HMGET", ops.keys.job(head.decode()), "enqueued_at", "scheduled_for")],
+            key=ops.keys.queued)
+        since = scheduled_for or enqueued_at
+        if since is not None:
+            return max(0.0, int(now[0]) + int(now[1]) / 1e6 - float(since))
+    return None

@@ -122,9 +122,12 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack | None:
     claimed.attempt = job.attempts + 1
     claimed.max_attempts = 1 + (job.retry.max if job.retry is not None else 0)
     claimed.started = time.monotonic()
-    if ctx.events:
+    if ctx.events.wants("job.started"):
         ctx.events.emit(Event("job.started", ctx.worker, claimed.queue_name, claimed.id,
-                              job.func, claimed.attempt, data={"timeout": job.timeout}))
+                              job.func, claimed.attempt, data={
+                                  "timeout": job.timeout,
+                                  "traceparent": claimed.fields.get(b"traceparent"),
+                                  "tracestate": claimed.fields.get(b"tracestate")}))
     task = claimed.task
     assert task is not None
     run = _Run(claimed, job, fn.is_async, ctx)

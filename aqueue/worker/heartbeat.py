@@ -107,7 +107,7 @@ class Heartbeat:
                 logger.error("job %s no longer exists in Redis (was Redis restarted without "
                              "persistence, or flushed?); its outcome will be dropped", job_id)
             else:
-                if self.events:
+                if self.events.wants("lease.lost"):
                     job = by_token[token]
                     self.events.emit(Event("lease.lost", self.name, job.queue_name, job.id,
                                            job.func, job.attempt))

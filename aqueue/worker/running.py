@@ -51,7 +51,7 @@ class RunningJobs:
         if claimed.task is not None and self.tasks.pop(claimed.task, None) is not None:
             self.slot_free.set()  # (free_slot(), inlined: this runs for every job)
         self.acker.add(ack)
-        if self.events:
+        if self.events.wants("job.ran", ack.outcome):
             self.events.emit(Event(
                 "job.ran", self.worker, claimed.queue_name, claimed.id, claimed.func,
                 claimed.attempt, ack.outcome,

@@ -26,6 +26,7 @@ class LoopWatchdog:
         self.describe_running = describe_running
         self.interval = interval
         self.stalls = 0
+        self.on_lag: Callable[[float], None] | None = None  # each tick's delay (metrics)
         self._last_tick = time.monotonic()
         self._stop = threading.Event()
 
@@ -33,11 +34,20 @@ class LoopWatchdog:
         thread = threading.Thread(target=self._watch, name="aqueue-watchdog", daemon=True)
         thread.start()
         try:
+            self._last_tick = time.monotonic()
             while True:
-                self._last_tick = time.monotonic()
                 await asyncio.sleep(self.interval)
+                now = time.monotonic()
+                if self.on_lag is not None:
+                    self.on_lag(now - self._last_tick - self.interval)
+                self._last_tick = now
         finally:
             self._stop.set()
+
+    def blocked_for(self) -> float:
+        """Seconds since the loop last ticked (callable from any thread: while the loop is
+        blocked, this keeps growing)."""
+        return max(0.0, time.monotonic() - self._last_tick - self.interval)
 
     def _watch(self) -> None:
         warned_for = 0.0

@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from redis.exceptions import RedisError
 
@@ -56,6 +56,9 @@ from aqueue.worker.log_events import JobLogger
 from aqueue.worker.running import RunningJobs
 from aqueue.worker.watchdog import LoopWatchdog
 
+if TYPE_CHECKING:
+    from aqueue.observe.metrics import WorkerMetrics
+
 logger = logging.getLogger("aqueue.worker")
 
 DEFAULT_LEASE = 30.0
@@ -68,7 +71,7 @@ class Worker:
     """Runs jobs from ``queues`` (strict priority: earlier queues first).
 
     Only functions defined in ``imports`` (module names) or listed in ``functions``
-    are ever run.
+    are ever run. ``metrics``: an ``aqueue.observe.metrics.WorkerMetrics`` to feed.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class Worker:
         name: str | None = None,
         plugins: Iterable[Plugin] = (),
         log_tracebacks: bool = False,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -113,7 +117,8 @@ class Worker:
         self.burst = burst
         self.stats = WorkerStats()
         self.events = EventBus()
-        self.events.subscribe(JobLogger(tracebacks=log_tracebacks))
+        self.events.subscribe(JobLogger(tracebacks=log_tracebacks), kinds={"job.ran"},
+                              outcomes={"failed", "retry"})
         self.gate = ClaimGate()
         self.threads = JobThreads(threads or min(concurrency, 40), self.gate)
         self.promoter = Promoter()
@@ -131,6 +136,8 @@ class Worker:
         self.fetcher: Fetcher | None = None
         self.started = asyncio.Event()  # set once the worker is registered and claiming
         self._task: asyncio.Task[None] | None = None
+        if metrics is not None:
+            metrics.attach(self)
 
     async def __aenter__(self) -> Self:
         """Run the worker in the background (no signal handlers) until the block ends."""
@@ -334,7 +341,7 @@ class Worker:
             self.running.finish(claimed, ack)
 
     def _recorded(self, ack: Ack, what: str) -> None:
-        if self.events:
+        if self.events.wants("job.recorded", what):
             claimed = ack.claimed
             self.events.emit(Event("job.recorded", self.name, claimed.queue_name, claimed.id,
                                    claimed.func, claimed.attempt, what))
