@@ -62,6 +62,7 @@ class QueueCounts:
     failed: int
     finished: int
     retrying: int = 0  # jobs scheduled again after a failure (included in ``scheduled``)
+    expired: int = 0  # jobs not started before they expired (``expires``)
 
 
 class QueueOps:
@@ -101,6 +102,9 @@ class QueueOps:
             reply = yield from self._resend(step, drafts, exc)
         except ResponseError as exc:
             raise _job_exists(exc) from None
+        kept = reply[2] if len(reply) > 2 else []
+        for index in range(0, len(kept), 2):  # unique / debounced: the pending job stays
+            drafts[int(kept[index]) - 1].existing = kept[index + 1].decode()
         return float(reply[1])
 
     def _resend(self, step: Script, drafts: Sequence[Draft], first: ConnectionLost) -> Op[Any]:
@@ -150,7 +154,8 @@ class QueueOps:
     def counts(self) -> Op[QueueCounts]:
         reply = yield Script("counts", self.block, [])
         return QueueCounts(queued=reply[0], scheduled=reply[1], started=reply[2],
-                           failed=reply[3], finished=reply[4], retrying=reply[5])
+                           failed=reply[3], finished=reply[4], retrying=reply[5],
+                           expired=reply[7] if len(reply) > 7 else 0)
 
     def cancel(self, job_id: str) -> Op[bool]:
         outcome = yield Script("cancel", self.block, [job_id])

@@ -26,6 +26,8 @@ from typing import Any, Self
 import anyio
 from redis.exceptions import RedisError
 
+from aqueue.cron.definition import CronJob
+from aqueue.cron.plugin import CronPlugin
 from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
@@ -59,7 +61,8 @@ class Worker:
     """Runs jobs from ``queues`` (strict priority: earlier queues first).
 
     Only functions defined in ``imports`` (module names) or listed in ``functions``
-    are ever run.
+    are ever run. ``cron``: schedules (``aqueue.cron.CronJob``) this worker declares and
+    helps run.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Worker:
         name: str | None = None,
         plugins: Iterable[Plugin] = (),
         log_tracebacks: bool = False,
+        cron: Iterable[CronJob] = (),
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -111,7 +115,9 @@ class Worker:
         )
         self.promoter = Promoter()
         self.reaper = Reaper()
-        self.plugins: list[Plugin] = [self.promoter, self.reaper, *plugins]
+        # schedules (cron=) and those added at runtime: every worker may enqueue their runs
+        self.cron = CronPlugin(cron, serializer=self._context.serializer)
+        self.plugins: list[Plugin] = [self.promoter, self.reaper, self.cron, *plugins]
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()

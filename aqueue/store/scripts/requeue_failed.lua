@@ -1,5 +1,6 @@
 -- Send failed jobs back to their queue with fresh attempt counters.
 -- ARGV: "all" or "ids", then the ids. Returns the number requeued.
+-- uses: flow
 local K = queue_keys(0)
 local ids = {}
 if ARGV[1] == "all" then
@@ -19,8 +20,9 @@ for _, id in ipairs(ids) do
     moved[#moved + 1] = id
   end
 end
-if #moved > 0 then
-  call_chunked("RPUSH", K.queued, moved)
+local plain = flow_requeue(K, moved) -- placed by priority or limit key
+if #plain > 0 then
+  call_chunked("RPUSH", K.queued, plain)
   mark_ready(K)
 end
 return #moved
