@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from aqueue.cli.app import UrlOption, app, run_async
+from aqueue.cron.load import load_schedules
 from aqueue.errors import AqueueError
 from aqueue.store.urls import default_url
 from aqueue.worker.executor import busy_job_threads
@@ -39,6 +40,9 @@ def worker(
                                                   "with --processes, NAME.1 ... NAME.N.")]
         = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    cron: Annotated[list[str], typer.Option(
+        "--cron", help="MODULE:NAME of a list of aqueue.cron.CronJob schedules this worker "
+                       "declares (repeatable).")] = [],  # noqa: B006
     processes: Annotated[str | None, typer.Option(
         help="Run N worker processes under a supervisor that restarts them ('auto': one "
              "per CPU).", metavar="N|auto", show_default=False)] = None,
@@ -64,7 +68,7 @@ def worker(
     try:
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
-                   max_deliveries=max_deliveries, name=name)
+                   max_deliveries=max_deliveries, name=name, cron=load_schedules(cron))
     except ImportError as exc:
         typer.secho(f"error: cannot import {exc.name or exc}: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None

@@ -120,9 +120,9 @@ local function flow_place(K, id, d, front)
   mark_ready(K)
 end
 
--- Release unique lock `d.u` if job `id` holds it.
+-- Release unique lock `d.u` if job `id` holds it (a window lock only runs out).
 local function flow_unlock(FK, id, d)
-  if d.u then
+  if d.u and d.um ~= "window" then
     local lock = FK.unique .. d.u
     if redis.call("GET", lock) == id then
       redis.call("DEL", lock)
@@ -391,7 +391,7 @@ local function flow_left_started(K, id, directive, outcome)
   if d.k then
     flow_release_key(K, FK, d.k)
   end
-  if outcome == "finished" or outcome == "failed" then
+  if d.um == "finished" and (outcome == "finished" or outcome == "failed") then
     flow_unlock(FK, id, d)
   end
   return d
