@@ -23,3 +23,12 @@ async def hold(seconds: float) -> float:
 
 def reset() -> None:
     started.clear()
+
+
+async def stall_first_delivery(label: str) -> str:
+    """Hangs on its first delivery (its worker is to be killed), returns on the next."""
+    from aqueue import current_job
+
+    if current_job().delivery == 1:
+        await asyncio.sleep(3600)
+    return label
