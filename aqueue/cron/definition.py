@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aqueue.client.encoding import Draft, FunctionRef, JobEncoder
-from aqueue.options import QueueDefaults, resolve
+from aqueue.functions import check_arguments, function_name
+from aqueue.options import RQ_NAMES, QueueDefaults, resolve
 from aqueue.retry import Retry
 from aqueue.schedules import Cron, Every, Misfire, Repeat, Schedule
 from aqueue.schedules.misfire import DEFAULT_MISFIRE
@@ -76,6 +77,9 @@ class CronJob:
         object.__setattr__(self, "repeat", Repeat(schedule, self.misfire, self.limit,
                                                   self.until))
         resolve(dict(self.options), QueueDefaults())  # a bad option fails here
+        name = function_name(self.func)
+        if not isinstance(self.func, str):
+            check_arguments(self.func, name, list(self.args), dict(self.kwargs), RQ_NAMES)
 
     def record(self, serializer: Serializer | str | None = None) -> dict[str, str | bytes]:
         """The definition's fields for ``scripts/cron_register.lua``."""

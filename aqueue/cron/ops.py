@@ -28,7 +28,7 @@ class CronOps:
             raise ValueError(f"schedule {job.name!r} is for queue {job.queue!r}, not "
                              f"{self.keys.name!r}")
         record = job.record(serializer)
-        argv: list[Any] = [job.name, record.pop("fingerprint")]
+        argv: list[Any] = [job.name, record.pop("fingerprint"), ""]
         for name, value in record.items():
             argv += [name, value]
         outcome = yield Script("cron_register", self.ops.block, argv)

@@ -56,7 +56,8 @@ class CronPlugin:
         for job in self.jobs:
             record = job.record(self.serializer)
             fingerprint = record.pop("fingerprint")
-            argv: list[Any] = [job.name, fingerprint]
+            start = f"{self.clock().timestamp():.6f}" if self.clock else ""
+            argv: list[Any] = [job.name, fingerprint, start]
             for name, value in record.items():
                 argv += [name, value]
             outcome = await store.script("cron_register", QueueKeys.for_queue(job.queue)
@@ -87,7 +88,9 @@ class CronPlugin:
             now = self._now(float(now_raw))
             for raw in names:
                 await self._fire(store, keys, raw.decode(), now)
-            if next_score is not None:
+            if names:
+                delay = 0.0  # look again at once: the schedules fired have a new next tick
+            elif next_score is not None:
                 delay = min(delay, max(0.0, float(next_score) - float(now_raw)))
         return delay
 

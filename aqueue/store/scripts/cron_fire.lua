@@ -19,7 +19,7 @@ if state[3] then
   return {0, "paused"}
 end
 local written = {}
-local pos = 10
+local pos = 9
 for _ = 1, tonumber(ARGV[8]) do
   local id = ARGV[pos]
   local wrote
