@@ -384,6 +384,19 @@ local function flow_claimed(K, F, key, id, directive, now)
   return false
 end
 
+-- claim.lua: one more id in place of one that expired (ipairs then reaches it too).
+local function flow_refill(K, F, ids, now)
+  local more
+  if F then
+    more = flow_pop(K, F, 1, now)
+  else
+    more = redis.call("LPOP", K.queued, 1)
+  end
+  if more then
+    ids[#ids + 1] = more[1]
+  end
+end
+
 -- ack.lua and reap.lua: a job with a directive left `started` with `outcome`.
 local function flow_left_started(K, id, directive, outcome)
   local d = flow_decode(directive)

@@ -43,8 +43,9 @@ for q = 0, queue_count() - 1 do
           flow = fields[i + 1]
         end
       end
-      -- a job that expired before it started is recorded as such (_flow.lua), not run
-      if not (flow and flow_claimed(K, F, key, id, flow, now)) then
+      if flow and flow_claimed(K, F, key, id, flow, now) then
+        flow_refill(K, F, ids, now) -- it expired (recorded, not run): the next takes its place
+      else
       claimed = claimed + 1
       local token = claim_id .. ":" .. claimed
       redis.call("HSET", key, "status", "started", "started_at", started_at,
