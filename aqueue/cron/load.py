@@ -19,7 +19,13 @@ def load_schedules(specs: Iterable[str]) -> list[CronJob]:
         if not hasattr(module, attr):
             raise ValueError(f"--cron {spec!r}: module {module_name} has no {attr!r}")
         value = getattr(module, attr)
-        items = [value] if isinstance(value, CronJob) else list(value)
+        if isinstance(value, CronJob):
+            items = [value]
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            raise ValueError(f"--cron {spec!r}: {attr} is a {type(value).__name__}, not a "
+                             "list of aqueue.cron.CronJob")
         bad = next((item for item in items if not isinstance(item, CronJob)), None)
         if bad is not None:
             raise ValueError(f"--cron {spec!r}: {bad!r} is not an aqueue.cron.CronJob")
