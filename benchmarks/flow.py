@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import subprocess
 import sys
@@ -135,7 +136,7 @@ async def cron(seconds: float = 30.0) -> dict[str, Any]:
     enqueue_late = [r[1] for r in rows]
     start_late = [r[2] for r in rows if r[2] is not None]
     ticks = sorted(r[0] for r in rows)
-    gaps = sum(1 for a, b in zip(ticks, ticks[1:], strict=False) if b - a > 1.5)
+    gaps = sum(1 for a, b in itertools.pairwise(ticks) if b - a > 1.5)
     return {"scenario": "cron", "workers": 3, "ticks": len(rows), "missed_ticks": gaps,
             "enqueue_lateness_p50_ms": round(percentile(enqueue_late, 50) * 1000, 1),
             "enqueue_lateness_p99_ms": round(percentile(enqueue_late, 99) * 1000, 1),
