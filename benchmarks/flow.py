@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,9 @@ async def fairness(big: int = 10_000, small: int = 10, cap: int = 2) -> dict[str
             async with AsyncQueue("bench-fair", url=server.url, result_ttl=3600) as q:
                 if mode == "limit_key":
                     await q.set_limits(key_concurrency=cap)
-                options = (lambda key: {"limit_key": key}) if mode == "limit_key" else \
-                    (lambda key: {})
+                def options(key: str, keyed: bool = mode == "limit_key") -> dict[str, Any]:
+                    return {"limit_key": key} if keyed else {}
+
                 for start in range(0, big, 1000):
                     await q.enqueue_many([q.prepare_call(f"{TASKS}.noop", **options("big"))
                                           for _ in range(min(1000, big - start))])
@@ -144,7 +145,8 @@ async def cron(seconds: float = 30.0) -> dict[str, Any]:
             "start_lateness_p99_ms": round(percentile(start_late, 99) * 1000, 1)}
 
 
-SCENARIOS = {"rate": rate, "fairness": fairness, "cron": cron}
+SCENARIOS: dict[str, Callable[[], Coroutine[Any, Any, dict[str, Any]]]] = {
+    "rate": rate, "fairness": fairness, "cron": cron}
 
 
 def main(argv: list[str] | None = None) -> None:
