@@ -16,7 +16,7 @@ local function cron_write_job(K, queue, pos, now)
     return last + 1, false
   end
   if ARGV[first] == "flow" then
-    flow_enqueue(K, queue, id, key, "", 0, first, last, now)
+    FLOW().enqueue(K, queue, id, key, "", 0, first, last, now)
   else
     redis.call("HSET", key, "status", "queued", "queue", queue, "enqueued_at", stamp(now),
       unpack(ARGV, first, last))

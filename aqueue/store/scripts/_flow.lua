@@ -10,519 +10,550 @@
 --   seconds, arguments kept (first, last), most seconds a burst may be held back.
 -- Keys are built from the queue's job prefix, so they share its hash tag (cluster slot).
 
-local SPAN = 2199023255552 -- 2^41: one priority's band of scores
-local HALF = 1099511627776 -- 2^40: the middle of a band; FIFO above it, at_front below
-local PENDING = {queued = true, scheduled = true, started = true}
-
-local function flow_keys(K)
-  local b = string.sub(K.job, 1, -5) -- "aq:{Q}:job:" -> "aq:{Q}:"
-  return {flow = b .. "flow", prio = b .. "prio", gready = b .. "gready", gin = b .. "gin",
-    gkeys = b .. "gkeys", grun = b .. "grun", grate = b .. "grate", rate = b .. "rate",
-    group = b .. "g:", unique = b .. "unique:", debounce = b .. "debounce:",
-    wakeups = b .. "wakeups"}
-end
-
--- The queue's flow settings, or nil when no flow feature was ever used (the fast path).
-local function flow_state(K)
-  local raw = redis.call("HGETALL", string.sub(K.job, 1, -5) .. "flow")
-  if #raw == 0 then
-    return nil
+-- Lua creates a closure for every function a script defines, each time the script runs:
+-- for ~35 functions that is several microseconds per call, paid by every enqueue and claim.
+-- So the library is built only when a call first needs it (FLOW()), as one closure, and the
+-- fast paths of claim, ack and reap use the two small gates of _flowgate.lua.
+local flow_lib = nil
+local function FLOW()
+  if flow_lib then
+    return flow_lib
   end
-  local F = {}
-  for i = 1, #raw, 2 do
-    F[raw[i]] = raw[i + 1]
+  local SPAN = 2199023255552 -- 2^41: one priority's band of scores
+  local HALF = 1099511627776 -- 2^40: the middle of a band; FIFO above it, at_front below
+  local PENDING = {queued = true, scheduled = true, started = true}
+
+  local function flow_keys(K)
+    local b = string.sub(K.job, 1, -5) -- "aq:{Q}:job:" -> "aq:{Q}:"
+    return {flow = b .. "flow", prio = b .. "prio", gready = b .. "gready", gin = b .. "gin",
+      gkeys = b .. "gkeys", grun = b .. "grun", grate = b .. "grate", rate = b .. "rate",
+      group = b .. "g:", unique = b .. "unique:", debounce = b .. "debounce:",
+      wakeups = b .. "wakeups"}
   end
-  F.K = flow_keys(K)
-  F.counted = {}
-  return F
-end
 
-local function flow_decode(directive)
-  return cjson.decode(directive)
-end
-
--- A score in the priority's band: higher priorities sort first (negative scores for
--- priorities above 0), FIFO within a priority, at_front ahead of the band's FIFO jobs.
-local function flow_score(FK, priority, front)
-  local seq = redis.call("HINCRBY", FK.flow, "seq", 1)
-  local base = -priority * SPAN + HALF
-  if front then
-    return base - seq
+  -- The queue's flow settings from its flow hash's HGETALL reply.
+  local function flow_settings(K, raw)
+    local F = {}
+    for i = 1, #raw, 2 do
+      F[raw[i]] = raw[i + 1]
+    end
+    F.K = flow_keys(K)
+    F.counted = {}
+    return F
   end
-  return base + seq
-end
 
--- Wake the fetchers at `at` (a limit's window ends): an entry the promoter handles.
-local function flow_wake(K, FK, member, at)
-  redis.call("ZADD", FK.wakeups, "LT", at, member)
-  local first = redis.call("ZRANGE", FK.wakeups, 0, 0, "WITHSCORES")
-  if tonumber(first[2]) >= at then
-    nudge_scheduler(K, at)
-    local sched = redis.call("ZRANGE", K.scheduled, 0, 0, "WITHSCORES")
-    if not sched[2] then -- an empty scheduled set: nudge_scheduler had nothing to compare
-      redis.call("LPUSH", K.wake, "1")
-      redis.call("LTRIM", K.wake, 0, 0)
+  local function flow_decode(directive)
+    return cjson.decode(directive)
+  end
+
+  -- A score in the priority's band: higher priorities sort first (negative scores for
+  -- priorities above 0), FIFO within a priority, at_front ahead of the band's FIFO jobs.
+  local function flow_score(FK, priority, front)
+    local seq = redis.call("HINCRBY", FK.flow, "seq", 1)
+    local base = -priority * SPAN + HALF
+    if front then
+      return base - seq
+    end
+    return base + seq
+  end
+
+  -- Wake the fetchers at `at` (a limit's window ends): an entry the promoter handles.
+  local function flow_wake(K, FK, member, at)
+    redis.call("ZADD", FK.wakeups, "LT", at, member)
+    local first = redis.call("ZRANGE", FK.wakeups, 0, 0, "WITHSCORES")
+    if tonumber(first[2]) >= at then
+      nudge_scheduler(K, at)
+      local sched = redis.call("ZRANGE", K.scheduled, 0, 0, "WITHSCORES")
+      if not sched[2] then -- an empty scheduled set: nudge_scheduler had nothing to compare
+        redis.call("LPUSH", K.wake, "1")
+        redis.call("LTRIM", K.wake, 0, 0)
+      end
     end
   end
-end
 
--- A fixed window counter "window:count"; returns used, window index, window end.
-local function flow_window(value, now, period)
-  local w = math.floor(now / period)
-  if value then
-    local sep = string.find(value, ":", 1, true)
-    if tonumber(string.sub(value, 1, sep - 1)) == w then
-      return tonumber(string.sub(value, sep + 1)), w, (w + 1) * period
+  -- A fixed window counter "window:count"; returns used, window index, window end.
+  local function flow_window(value, now, period)
+    local w = math.floor(now / period)
+    if value then
+      local sep = string.find(value, ":", 1, true)
+      if tonumber(string.sub(value, 1, sep - 1)) == w then
+        return tonumber(string.sub(value, sep + 1)), w, (w + 1) * period
+      end
+    end
+    return 0, w, (w + 1) * period
+  end
+
+  -- Whether limit key `k` may start a job now; if not and a window is the reason, when.
+  local function flow_key_open(F, k, now)
+    local cap = tonumber(F.kconc)
+    if cap and (tonumber(redis.call("HGET", F.K.grun, k)) or 0) >= cap then
+      return false, nil
+    end
+    local limit = tonumber(F.krate)
+    if limit then
+      local used, _, ends = flow_window(redis.call("HGET", F.K.grate, k), now, tonumber(F.kperiod))
+      if used >= limit then
+        return false, ends
+      end
+    end
+    return true, nil
+  end
+
+  -- Put key `k` in the round-robin rotation (once); claim checks its limits when it pops it.
+  local function flow_enter(FK, k)
+    if redis.call("SADD", FK.gin, k) == 1 then
+      redis.call("RPUSH", FK.gready, k)
     end
   end
-  return 0, w, (w + 1) * period
-end
 
--- Whether limit key `k` may start a job now; if not and a window is the reason, when.
-local function flow_key_open(F, k, now)
-  local cap = tonumber(F.kconc)
-  if cap and (tonumber(redis.call("HGET", F.K.grun, k)) or 0) >= cap then
-    return false, nil
-  end
-  local limit = tonumber(F.krate)
-  if limit then
-    local used, _, ends = flow_window(redis.call("HGET", F.K.grate, k), now, tonumber(F.kperiod))
-    if used >= limit then
-      return false, ends
+  -- Make a ready job claimable: by limit key, by priority, or in the plain list.
+  local function flow_place(K, id, d, front)
+    local FK = flow_keys(K)
+    front = front or d.f == 1
+    if d.k then
+      redis.call("ZADD", FK.group .. d.k, flow_score(FK, d.p or 0, front), id)
+      redis.call("SADD", FK.gkeys, d.k)
+      flow_enter(FK, d.k)
+    elseif (d.p or 0) ~= 0 then
+      redis.call("ZADD", FK.prio, flow_score(FK, d.p, front), id)
+    elseif front then
+      redis.call("HSETNX", FK.flow, "seq", 0)
+      redis.call("LPUSH", K.queued, id)
+    else
+      redis.call("RPUSH", K.queued, id)
     end
-  end
-  return true, nil
-end
-
--- Put key `k` in the round-robin rotation (once); claim checks its limits when it pops it.
-local function flow_enter(FK, k)
-  if redis.call("SADD", FK.gin, k) == 1 then
-    redis.call("RPUSH", FK.gready, k)
-  end
-end
-
--- Make a ready job claimable: by limit key, by priority, or in the plain list.
-local function flow_place(K, id, d, front)
-  local FK = flow_keys(K)
-  front = front or d.f == 1
-  if d.k then
-    redis.call("ZADD", FK.group .. d.k, flow_score(FK, d.p or 0, front), id)
-    redis.call("SADD", FK.gkeys, d.k)
-    flow_enter(FK, d.k)
-  elseif (d.p or 0) ~= 0 then
-    redis.call("ZADD", FK.prio, flow_score(FK, d.p, front), id)
-  elseif front then
-    redis.call("HSETNX", FK.flow, "seq", 0)
-    redis.call("LPUSH", K.queued, id)
-  else
-    redis.call("RPUSH", K.queued, id)
-  end
-  mark_ready(K)
-end
-
--- Release unique lock `d.u` if job `id` holds it (a window lock only runs out).
-local function flow_unlock(FK, id, d)
-  if d.u and d.um ~= "window" then
-    local lock = FK.unique .. d.u
-    if redis.call("GET", lock) == id then
-      redis.call("DEL", lock)
-    end
-  end
-end
-
--- A job of limit key `k` left `started`: free its slot; back in the rotation if it waits.
-local function flow_release_key(K, FK, k)
-  local running = redis.call("HINCRBY", FK.grun, k, -1)
-  if running <= 0 then
-    redis.call("HDEL", FK.grun, k)
-  end
-  if redis.call("ZCARD", FK.group .. k) > 0 then
-    flow_enter(FK, k)
     mark_ready(K)
   end
-end
 
--- enqueue.lua, first pass: keep (return) the pending job of an explicit id?
-local function flow_keeps_existing(directive)
-  return flow_decode(directive).ui == 1
-end
-
--- enqueue.lua, second pass, for a job whose first pair is its flow directive: write it,
--- unless a unique lock or a debounce names another job, which is returned instead.
--- Returns (id of the job kept instead, or nil), (due time if scheduled, or nil).
-local function flow_enqueue(K, queue, id, key, mode, due, first, last, now)
-  local d = flow_decode(ARGV[first + 1])
-  local FK = flow_keys(K)
-  if d.u then
-    local lock = FK.unique .. d.u
-    local holder = redis.call("GET", lock)
-    if holder and holder ~= id and (d.um == "window"
-        or PENDING[redis.call("HGET", K.job .. holder, "status")]) then
-      return holder, nil
-    end
-    redis.call("SET", lock, id, "EX", d.ut)
-  end
-  local at = nil
-  if mode == "at" then
-    at = tonumber(due)
-  elseif mode == "in" then
-    at = now + tonumber(due)
-  end
-  local extra = {}
-  if d.d then
-    local lock = FK.debounce .. d.d
-    local holder = redis.call("GET", lock)
-    if holder and holder ~= id
-        and redis.call("HGET", K.job .. holder, "status") == "scheduled" then
-      local run_at = now + d.dw
-      local deadline = tonumber(redis.call("HGET", K.job .. holder, "debounce_deadline"))
-      if deadline and deadline < run_at then
-        run_at = deadline
+  -- Release unique lock `d.u` if job `id` holds it (a window lock only runs out).
+  local function flow_unlock(FK, id, d)
+    if d.u and d.um ~= "window" then
+      local lock = FK.unique .. d.u
+      if redis.call("GET", lock) == id then
+        redis.call("DEL", lock)
       end
-      redis.call("ZADD", K.scheduled, run_at, holder)
-      redis.call("HSET", K.job .. holder, "scheduled_for", stamp(run_at))
-      if d.dk == "last" then
-        for i = first, last, 2 do
-          if ARGV[i] == "args" or ARGV[i] == "kwargs" then
-            redis.call("HSET", K.job .. holder, ARGV[i], ARGV[i + 1])
+    end
+  end
+
+  -- A job of limit key `k` left `started`: free its slot; back in the rotation if it waits.
+  local function flow_release_key(K, FK, k)
+    local running = redis.call("HINCRBY", FK.grun, k, -1)
+    if running <= 0 then
+      redis.call("HDEL", FK.grun, k)
+    end
+    if redis.call("ZCARD", FK.group .. k) > 0 then
+      flow_enter(FK, k)
+      mark_ready(K)
+    end
+  end
+
+  -- enqueue.lua, first pass: keep (return) the pending job of an explicit id?
+  local function flow_keeps_existing(directive)
+    return flow_decode(directive).ui == 1
+  end
+
+  -- enqueue.lua, second pass, for a job whose first pair is its flow directive: write it,
+  -- unless a unique lock or a debounce names another job, which is returned instead.
+  -- Returns (id of the job kept instead, or nil), (due time if scheduled, or nil).
+  local function flow_enqueue(K, queue, id, key, mode, due, first, last, now)
+    local d = flow_decode(ARGV[first + 1])
+    local FK = flow_keys(K)
+    if d.u then
+      local lock = FK.unique .. d.u
+      local holder = redis.call("GET", lock)
+      if holder and holder ~= id and (d.um == "window"
+          or PENDING[redis.call("HGET", K.job .. holder, "status")]) then
+        return holder, nil
+      end
+      redis.call("SET", lock, id, "EX", d.ut)
+    end
+    local at = nil
+    if mode == "at" then
+      at = tonumber(due)
+    elseif mode == "in" then
+      at = now + tonumber(due)
+    end
+    local extra = {}
+    if d.d then
+      local lock = FK.debounce .. d.d
+      local holder = redis.call("GET", lock)
+      if holder and holder ~= id
+          and redis.call("HGET", K.job .. holder, "status") == "scheduled" then
+        local run_at = now + d.dw
+        local deadline = tonumber(redis.call("HGET", K.job .. holder, "debounce_deadline"))
+        if deadline and deadline < run_at then
+          run_at = deadline
+        end
+        redis.call("ZADD", K.scheduled, run_at, holder)
+        redis.call("HSET", K.job .. holder, "scheduled_for", stamp(run_at))
+        if d.dk == "last" then
+          for i = first, last, 2 do
+            if ARGV[i] == "args" or ARGV[i] == "kwargs" then
+              redis.call("HSET", K.job .. holder, ARGV[i], ARGV[i + 1])
+            end
           end
         end
+        return holder, nil
       end
-      return holder, nil
+      at = now + d.dw
+      if d.dm then
+        extra[#extra + 1] = "debounce_deadline"
+        extra[#extra + 1] = stamp(now + d.dm)
+      end
+      redis.call("SET", lock, id, "EX", math.ceil(d.dw + (d.dm or d.dw) + 60))
     end
-    at = now + d.dw
-    if d.dm then
-      extra[#extra + 1] = "debounce_deadline"
-      extra[#extra + 1] = stamp(now + d.dm)
+    if d.xi then
+      extra[#extra + 1] = "expires_at"
+      extra[#extra + 1] = stamp(math.max(at or now, now) + d.xi)
+    elseif d.xa then
+      extra[#extra + 1] = "expires_at"
+      extra[#extra + 1] = stamp(d.xa)
     end
-    redis.call("SET", lock, id, "EX", math.ceil(d.dw + (d.dm or d.dw) + 60))
-  end
-  if d.xi then
-    extra[#extra + 1] = "expires_at"
-    extra[#extra + 1] = stamp(math.max(at or now, now) + d.xi)
-  elseif d.xa then
-    extra[#extra + 1] = "expires_at"
-    extra[#extra + 1] = stamp(d.xa)
-  end
-  if at and at > now then
-    redis.call("HSET", key, "status", "scheduled", "scheduled_for", stamp(at), "queue", queue,
-      "enqueued_at", stamp(now), unpack(ARGV, first, last))
+    if at and at > now then
+      redis.call("HSET", key, "status", "scheduled", "scheduled_for", stamp(at), "queue", queue,
+        "enqueued_at", stamp(now), unpack(ARGV, first, last))
+      if #extra > 0 then
+        redis.call("HSET", key, unpack(extra))
+      end
+      if d.k or (d.p or 0) ~= 0 or d.f then
+        redis.call("HSETNX", FK.flow, "seq", 0) -- so that the promoter places it
+      end
+      redis.call("ZADD", K.scheduled, at, id)
+      return nil, at
+    end
+    redis.call("HSET", key, "status", "queued", "queue", queue, "enqueued_at", stamp(now),
+      unpack(ARGV, first, last))
     if #extra > 0 then
       redis.call("HSET", key, unpack(extra))
     end
-    if d.k or (d.p or 0) ~= 0 or d.f then
-      redis.call("HSETNX", FK.flow, "seq", 0) -- so that the promoter places it
-    end
-    redis.call("ZADD", K.scheduled, at, id)
-    return nil, at
+    flow_place(K, id, d, false)
+    return nil, nil
   end
-  redis.call("HSET", key, "status", "queued", "queue", queue, "enqueued_at", stamp(now),
-    unpack(ARGV, first, last))
-  if #extra > 0 then
-    redis.call("HSET", key, unpack(extra))
-  end
-  flow_place(K, id, d, false)
-  return nil, nil
-end
 
--- claim.lua: how many jobs the queue's limits allow now (and when they allow more).
-local function flow_allowed(K, F, count, now)
-  if F.paused then
-    return 0, nil
-  end
-  local wake = nil
-  local cap = tonumber(F.conc)
-  if cap then
-    count = math.min(count, cap - redis.call("ZCARD", K.started))
-  end
-  local limit = tonumber(F.rate)
-  if limit and count > 0 then
-    local used, _, ends = flow_window(redis.call("HGET", F.K.rate, "window"), now,
-      tonumber(F.period))
-    if used >= limit then
-      wake = ends
+  -- claim.lua: how many jobs the queue's limits allow now (and when they allow more).
+  local function flow_allowed(K, F, count, now)
+    if F.paused then
+      return 0, nil
     end
-    count = math.min(count, limit - used)
+    local wake = nil
+    local cap = tonumber(F.conc)
+    if cap then
+      count = math.min(count, cap - redis.call("ZCARD", K.started))
+    end
+    local limit = tonumber(F.rate)
+    if limit and count > 0 then
+      local used, _, ends = flow_window(redis.call("HGET", F.K.rate, "window"), now,
+        tonumber(F.period))
+      if used >= limit then
+        wake = ends
+      end
+      count = math.min(count, limit - used)
+    end
+    return math.max(count, 0), wake
   end
-  return math.max(count, 0), wake
-end
 
--- Ids in priority order: priorities above 0, the plain list, priorities below 0, then
--- the limit keys in turn (one job per key per turn).
-local function flow_take(K, F, count, now)
-  local ids = {}
-  local function from_prio(max_score, n)
-    local got = redis.call("ZRANGEBYSCORE", F.K.prio, "-inf", max_score, "LIMIT", 0, n)
-    if #got > 0 then
-      call_chunked("ZREM", F.K.prio, got)
-      for _, id in ipairs(got) do
-        ids[#ids + 1] = id
-      end
-    end
-  end
-  from_prio("(0", count)
-  if #ids < count then
-    local got = redis.call("LPOP", K.queued, count - #ids)
-    if got then
-      for _, id in ipairs(got) do
-        ids[#ids + 1] = id
-      end
-    end
-  end
-  if #ids < count then
-    from_prio("+inf", count - #ids)
-  end
-  while #ids < count do
-    local k = redis.call("LPOP", F.K.gready)
-    if not k then
-      break
-    end
-    redis.call("SREM", F.K.gin, k)
-    local open, wake = flow_key_open(F, k, now)
-    if not open then
-      if wake then
-        flow_wake(K, F.K, ":g:" .. k, wake) -- a window ended; a full key waits for a release
-      end
-    else
-      local popped = redis.call("ZPOPMIN", F.K.group .. k)
-      if #popped > 0 then
-        local id = popped[1]
-        ids[#ids + 1] = id
-        F.counted[id] = true
-        redis.call("HINCRBY", F.K.grun, k, 1)
-        if F.krate then
-          local used, w = flow_window(redis.call("HGET", F.K.grate, k), now, tonumber(F.kperiod))
-          redis.call("HSET", F.K.grate, k, w .. ":" .. (used + 1))
+  -- Ids in priority order: priorities above 0, the plain list, priorities below 0, then
+  -- the limit keys in turn (one job per key per turn).
+  local function flow_take(K, F, count, now)
+    local ids = {}
+    local function from_prio(max_score, n)
+      local got = redis.call("ZRANGEBYSCORE", F.K.prio, "-inf", max_score, "LIMIT", 0, n)
+      if #got > 0 then
+        call_chunked("ZREM", F.K.prio, got)
+        for _, id in ipairs(got) do
+          ids[#ids + 1] = id
         end
       end
-      if redis.call("ZCARD", F.K.group .. k) > 0 then
-        local still, later = flow_key_open(F, k, now)
-        if still then
-          flow_enter(F.K, k)
-        elseif later then
-          flow_wake(K, F.K, ":g:" .. k, later)
+    end
+    from_prio("(0", count)
+    if #ids < count then
+      local got = redis.call("LPOP", K.queued, count - #ids)
+      if got then
+        for _, id in ipairs(got) do
+          ids[#ids + 1] = id
+        end
+      end
+    end
+    if #ids < count then
+      from_prio("+inf", count - #ids)
+    end
+    while #ids < count do
+      local k = redis.call("LPOP", F.K.gready)
+      if not k then
+        break
+      end
+      redis.call("SREM", F.K.gin, k)
+      local open, wake = flow_key_open(F, k, now)
+      if not open then
+        if wake then
+          flow_wake(K, F.K, ":g:" .. k, wake) -- a window ended; a full key waits for a release
         end
       else
-        redis.call("SREM", F.K.gkeys, k)
-        redis.call("HDEL", F.K.grate, k)
-      end
-    end
-  end
-  return ids
-end
-
--- claim.lua: the ids to claim from one queue whose flow hash exists, within its limits.
-local function flow_pop(K, F, count, now)
-  local allowed, wake = flow_allowed(K, F, count, now)
-  local ids = {}
-  if allowed > 0 then
-    ids = flow_take(K, F, allowed, now)
-  end
-  if F.rate and #ids > 0 then
-    local used, w = flow_window(redis.call("HGET", F.K.rate, "window"), now, tonumber(F.period))
-    used = used + #ids
-    redis.call("HSET", F.K.rate, "window", w .. ":" .. used)
-    if used >= tonumber(F.rate) then
-      wake = (w + 1) * tonumber(F.period)
-    end
-  end
-  F.wake = wake
-  if #ids == 0 then
-    return false
-  end
-  return ids
-end
-
--- Whether the queue holds jobs a claim could take (ignoring limits).
-local function flow_has_ready(K, F)
-  return redis.call("LLEN", K.queued) > 0 or redis.call("ZCARD", F.K.prio) > 0
-    or redis.call("LLEN", F.K.gready) > 0
-end
-
--- claim.lua, after a queue's claim: keep the marker only while a claim could succeed.
-local function flow_mark(K, F, now)
-  local ready = flow_has_ready(K, F)
-  local allowed = flow_allowed(K, F, 1, now)
-  if ready and allowed > 0 and not F.wake then
-    mark_ready(K)
-  else
-    redis.call("DEL", K.marker)
-    if ready and F.wake and not F.paused then
-      flow_wake(K, F.K, ":wake", F.wake)
-    end
-  end
-end
-
--- claim.lua, per claimed job with a directive. Returns true if the job expired (it is
--- then recorded as such and not run); else counts it as started.
-local function flow_claimed(K, F, key, id, directive, now)
-  local d = flow_decode(directive)
-  local FK = F and F.K or flow_keys(K)
-  if d.xi or d.xa then
-    local info = redis.call("HMGET", key, "expires_at", "started_at", "notify", "result_ttl")
-    if not info[2] and tonumber(info[1]) and tonumber(info[1]) < now then
-      redis.call("HSET", key, "status", "expired", "ended_at", stamp(now))
-      redis.call("HINCRBY", K.stats, "expired", 1)
-      local ttl = tonumber(info[4]) or -1
-      if ttl >= 0 then
-        redis.call("EXPIRE", key, math.max(ttl, 1))
-      end
-      notify_waiter(K, id, info[3])
-      flow_unlock(FK, id, d)
-      if d.k and F and F.counted[id] then
-        flow_release_key(K, FK, d.k)
-      end
-      return true
-    end
-  end
-  if d.k and not (F and F.counted[id]) then
-    redis.call("HINCRBY", FK.grun, d.k, 1)
-  end
-  if d.um == "started" then
-    flow_unlock(FK, id, d)
-  end
-  return false
-end
-
--- claim.lua: one more id in place of one that expired (ipairs then reaches it too).
-local function flow_refill(K, F, ids, now)
-  local more
-  if F then
-    more = flow_pop(K, F, 1, now)
-  else
-    more = redis.call("LPOP", K.queued, 1)
-  end
-  if more then
-    ids[#ids + 1] = more[1]
-  end
-end
-
--- ack.lua and reap.lua: a job with a directive left `started` with `outcome`.
-local function flow_left_started(K, id, directive, outcome)
-  local d = flow_decode(directive)
-  local FK = flow_keys(K)
-  if d.k then
-    flow_release_key(K, FK, d.k)
-  end
-  if d.um == "finished" and (outcome == "finished" or outcome == "failed") then
-    flow_unlock(FK, id, d)
-  end
-  return d
-end
-
--- ack.lua and reap.lua, once per queue: jobs left `started`; a concurrency cap has room.
-local function flow_room(K)
-  if redis.call("HEXISTS", string.sub(K.job, 1, -5) .. "flow", "conc") == 1 then
-    mark_ready(K)
-  end
-end
-
--- promote.lua: handle due wake entries; place due jobs that have a directive. Returns the
--- ids for the plain list.
-local function flow_promote(K, due, now)
-  local FK = flow_keys(K)
-  local wakes = redis.call("ZRANGEBYSCORE", FK.wakeups, "-inf", now)
-  if #wakes > 0 then
-    call_chunked("ZREM", FK.wakeups, wakes)
-    for _, member in ipairs(wakes) do
-      if string.sub(member, 1, 3) == ":g:" then
-        local k = string.sub(member, 4)
-        if redis.call("ZCARD", FK.group .. k) > 0 then
-          flow_enter(FK, k)
+        local popped = redis.call("ZPOPMIN", F.K.group .. k)
+        if #popped > 0 then
+          local id = popped[1]
+          ids[#ids + 1] = id
+          F.counted[id] = true
+          redis.call("HINCRBY", F.K.grun, k, 1)
+          if F.krate then
+            local used, w = flow_window(redis.call("HGET", F.K.grate, k), now, tonumber(F.kperiod))
+            redis.call("HSET", F.K.grate, k, w .. ":" .. (used + 1))
+          end
+        end
+        if redis.call("ZCARD", F.K.group .. k) > 0 then
+          local still, later = flow_key_open(F, k, now)
+          if still then
+            flow_enter(F.K, k)
+          elseif later then
+            flow_wake(K, F.K, ":g:" .. k, later)
+          end
+        else
+          redis.call("SREM", F.K.gkeys, k)
+          redis.call("HDEL", F.K.grate, k)
         end
       end
     end
-    mark_ready(K)
-  end
-  if #due == 0 or redis.call("EXISTS", FK.flow) == 0 then
-    return due
-  end
-  local plain = {}
-  for _, id in ipairs(due) do
-    local directive = redis.call("HGET", K.job .. id, "flow")
-    if directive then
-      redis.call("HSET", K.job .. id, "status", "queued")
-      flow_place(K, id, flow_decode(directive), false)
-    else
-      plain[#plain + 1] = id
-    end
-  end
-  return plain
-end
-
--- promote.lua: the next due time, wake entries included.
-local function flow_next(K, next_score)
-  local first = redis.call("ZRANGE", string.sub(K.job, 1, -5) .. "wakeups", 0, 0, "WITHSCORES")
-  if first[2] and (not next_score or tonumber(first[2]) < tonumber(next_score)) then
-    return first[2]
-  end
-  return next_score
-end
-
--- A queued job with a directive waits outside the plain list: take it out (cancel).
-local function flow_unqueue(K, id)
-  local directive = redis.call("HGET", K.job .. id, "flow")
-  if not directive then
-    return
-  end
-  local d = flow_decode(directive)
-  local FK = flow_keys(K)
-  if d.k then
-    redis.call("ZREM", FK.group .. d.k, id)
-  else
-    redis.call("ZREM", FK.prio, id)
-  end
-end
-
--- cancel.lua: a job that will not run lets go of its unique lock.
-local function flow_canceled(K, id)
-  local directive = redis.call("HGET", K.job .. id, "flow")
-  if directive then
-    flow_unlock(flow_keys(K), id, flow_decode(directive))
-  end
-end
-
--- Jobs waiting outside the plain list (by priority or limit key), for counts.
-local function flow_queued(K)
-  local FK = flow_keys(K)
-  if redis.call("EXISTS", FK.flow) == 0 then
-    return 0
-  end
-  local n = redis.call("ZCARD", FK.prio)
-  for _, k in ipairs(redis.call("SMEMBERS", FK.gkeys)) do
-    n = n + redis.call("ZCARD", FK.group .. k)
-  end
-  return n
-end
-
--- requeue_failed.lua: place the moved jobs that have a directive; returns the rest.
-local function flow_requeue(K, ids)
-  if #ids == 0 or redis.call("EXISTS", flow_keys(K).flow) == 0 then
     return ids
   end
-  return flow_promote(K, ids, 0)
-end
 
--- empty.lua: up to `n` ids waiting outside the plain list, taken out.
-local function flow_take_waiting(K, n)
-  local FK = flow_keys(K)
-  if redis.call("EXISTS", FK.flow) == 0 then
+  -- claim.lua: the ids to claim from one queue whose flow hash exists, within its limits.
+  local function flow_pop(K, F, count, now)
+    local allowed, wake = flow_allowed(K, F, count, now)
+    local ids = {}
+    if allowed > 0 then
+      ids = flow_take(K, F, allowed, now)
+    end
+    if F.rate and #ids > 0 then
+      local used, w = flow_window(redis.call("HGET", F.K.rate, "window"), now, tonumber(F.period))
+      used = used + #ids
+      redis.call("HSET", F.K.rate, "window", w .. ":" .. used)
+      if used >= tonumber(F.rate) then
+        wake = (w + 1) * tonumber(F.period)
+      end
+    end
+    F.wake = wake
+    if #ids == 0 then
+      return false
+    end
+    return ids
+  end
+
+  -- Whether the queue holds jobs a claim could take (ignoring limits).
+  local function flow_has_ready(K, F)
+    return redis.call("LLEN", K.queued) > 0 or redis.call("ZCARD", F.K.prio) > 0
+      or redis.call("LLEN", F.K.gready) > 0
+  end
+
+  -- claim.lua, after a queue's claim: keep the marker only while a claim could succeed.
+  local function flow_mark(K, F, now)
+    local ready = flow_has_ready(K, F)
+    local allowed = flow_allowed(K, F, 1, now)
+    if ready and allowed > 0 and not F.wake then
+      mark_ready(K)
+    else
+      redis.call("DEL", K.marker)
+      if ready and F.wake and not F.paused then
+        flow_wake(K, F.K, ":wake", F.wake)
+      end
+    end
+  end
+
+  -- claim.lua, per claimed job with a directive. Returns true if the job expired (it is
+  -- then recorded as such and not run); else counts it as started.
+  local function flow_claimed(K, F, key, id, directive, now)
+    local d = flow_decode(directive)
+    local FK = F and F.K or flow_keys(K)
+    if d.xi or d.xa then
+      local info = redis.call("HMGET", key, "expires_at", "started_at", "notify", "result_ttl")
+      if not info[2] and tonumber(info[1]) and tonumber(info[1]) < now then
+        redis.call("HSET", key, "status", "expired", "ended_at", stamp(now))
+        redis.call("HINCRBY", K.stats, "expired", 1)
+        local ttl = tonumber(info[4]) or -1
+        if ttl >= 0 then
+          redis.call("EXPIRE", key, math.max(ttl, 1))
+        end
+        notify_waiter(K, id, info[3])
+        flow_unlock(FK, id, d)
+        if d.k and F and F.counted[id] then
+          flow_release_key(K, FK, d.k)
+        end
+        return true
+      end
+    end
+    if d.k and not (F and F.counted[id]) then
+      redis.call("HINCRBY", FK.grun, d.k, 1)
+    end
+    if d.um == "started" then
+      flow_unlock(FK, id, d)
+    end
     return false
   end
-  local ids = redis.call("ZRANGE", FK.prio, 0, n - 1)
-  if #ids > 0 then
-    call_chunked("ZREM", FK.prio, ids)
-    return ids
-  end
-  for _, k in ipairs(redis.call("SMEMBERS", FK.gkeys)) do
-    ids = redis.call("ZRANGE", FK.group .. k, 0, n - 1)
-    call_chunked("ZREM", FK.group .. k, ids)
-    if redis.call("ZCARD", FK.group .. k) == 0 then
-      redis.call("SREM", FK.gkeys, k)
+
+  -- claim.lua: one more id in place of one that expired (ipairs then reaches it too).
+  local function flow_refill(K, F, ids, now)
+    local more
+    if F then
+      more = flow_pop(K, F, 1, now)
+    else
+      more = redis.call("LPOP", K.queued, 1)
     end
-    if #ids > 0 then
+    if more then
+      ids[#ids + 1] = more[1]
+    end
+  end
+
+  -- ack.lua and reap.lua: a job with a directive left `started` with `outcome`.
+  local function flow_left_started(K, id, directive, outcome)
+    local d = flow_decode(directive)
+    local FK = flow_keys(K)
+    if d.k then
+      flow_release_key(K, FK, d.k)
+    end
+    if d.um == "finished" and (outcome == "finished" or outcome == "failed") then
+      flow_unlock(FK, id, d)
+    end
+    return d
+  end
+
+  -- promote.lua: handle due wake entries; place due jobs that have a directive. Returns the
+  -- ids for the plain list.
+  local function flow_promote(K, due, now)
+    local FK = flow_keys(K)
+    local wakes = redis.call("ZRANGEBYSCORE", FK.wakeups, "-inf", now)
+    if #wakes > 0 then
+      call_chunked("ZREM", FK.wakeups, wakes)
+      for _, member in ipairs(wakes) do
+        if string.sub(member, 1, 3) == ":g:" then
+          local k = string.sub(member, 4)
+          if redis.call("ZCARD", FK.group .. k) > 0 then
+            flow_enter(FK, k)
+          end
+        end
+      end
+      mark_ready(K)
+    end
+    if #due == 0 or redis.call("EXISTS", FK.flow) == 0 then
+      return due
+    end
+    local plain = {}
+    for _, id in ipairs(due) do
+      local directive = redis.call("HGET", K.job .. id, "flow")
+      if directive then
+        redis.call("HSET", K.job .. id, "status", "queued")
+        flow_place(K, id, flow_decode(directive), false)
+      else
+        plain[#plain + 1] = id
+      end
+    end
+    return plain
+  end
+
+  -- promote.lua: the next due time, wake entries included.
+  local function flow_next(K, next_score)
+    local first = redis.call("ZRANGE", string.sub(K.job, 1, -5) .. "wakeups", 0, 0, "WITHSCORES")
+    if first[2] and (not next_score or tonumber(first[2]) < tonumber(next_score)) then
+      return first[2]
+    end
+    return next_score
+  end
+
+  -- A queued job with a directive waits outside the plain list: take it out (cancel).
+  local function flow_unqueue(K, id)
+    local directive = redis.call("HGET", K.job .. id, "flow")
+    if not directive then
+      return
+    end
+    local d = flow_decode(directive)
+    local FK = flow_keys(K)
+    if d.k then
+      redis.call("ZREM", FK.group .. d.k, id)
+    else
+      redis.call("ZREM", FK.prio, id)
+    end
+  end
+
+  -- cancel.lua: a job that will not run lets go of its unique lock.
+  local function flow_canceled(K, id)
+    local directive = redis.call("HGET", K.job .. id, "flow")
+    if directive then
+      flow_unlock(flow_keys(K), id, flow_decode(directive))
+    end
+  end
+
+  -- Jobs waiting outside the plain list (by priority or limit key), for counts.
+  local function flow_queued(K)
+    local FK = flow_keys(K)
+    if redis.call("EXISTS", FK.flow) == 0 then
+      return 0
+    end
+    local n = redis.call("ZCARD", FK.prio)
+    for _, k in ipairs(redis.call("SMEMBERS", FK.gkeys)) do
+      n = n + redis.call("ZCARD", FK.group .. k)
+    end
+    return n
+  end
+
+  -- requeue_failed.lua: place the moved jobs that have a directive; returns the rest.
+  local function flow_requeue(K, ids)
+    if #ids == 0 or redis.call("EXISTS", flow_keys(K).flow) == 0 then
       return ids
     end
+    return flow_promote(K, ids, 0)
   end
-  return false
+
+  -- empty.lua: up to `n` ids waiting outside the plain list, taken out.
+  local function flow_take_waiting(K, n)
+    local FK = flow_keys(K)
+    if redis.call("EXISTS", FK.flow) == 0 then
+      return false
+    end
+    local ids = redis.call("ZRANGE", FK.prio, 0, n - 1)
+    if #ids > 0 then
+      call_chunked("ZREM", FK.prio, ids)
+      return ids
+    end
+    for _, k in ipairs(redis.call("SMEMBERS", FK.gkeys)) do
+      ids = redis.call("ZRANGE", FK.group .. k, 0, n - 1)
+      call_chunked("ZREM", FK.group .. k, ids)
+      if redis.call("ZCARD", FK.group .. k) == 0 then
+        redis.call("SREM", FK.gkeys, k)
+      end
+      if #ids > 0 then
+        return ids
+      end
+    end
+    return false
+  end
+
+  flow_lib = {
+    keys = flow_keys,
+    settings = flow_settings,
+    decode = flow_decode,
+    score = flow_score,
+    wake = flow_wake,
+    window = flow_window,
+    key_open = flow_key_open,
+    enter = flow_enter,
+    place = flow_place,
+    unlock = flow_unlock,
+    release_key = flow_release_key,
+    keeps_existing = flow_keeps_existing,
+    enqueue = flow_enqueue,
+    allowed = flow_allowed,
+    take = flow_take,
+    pop = flow_pop,
+    has_ready = flow_has_ready,
+    mark = flow_mark,
+    claimed = flow_claimed,
+    refill = flow_refill,
+    left_started = flow_left_started,
+    promote = flow_promote,
+    next = flow_next,
+    unqueue = flow_unqueue,
+    canceled = flow_canceled,
+    queued = flow_queued,
+    requeue = flow_requeue,
+    take_waiting = flow_take_waiting
+  }
+  return flow_lib
 end

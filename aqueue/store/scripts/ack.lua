@@ -7,7 +7,7 @@
 --   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
 -- Returns {tokens of rejected outcomes (the job is not started under that token: the lease
 -- was lost), tokens of jobs that no longer exist}.
--- uses: flow
+-- uses: flow, flowgate
 local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
   requeue = "queued"}
 local now = clock()
@@ -38,7 +38,7 @@ while pos <= #ARGV do
       redis.call("HSET", key, unpack(ARGV, first, last))
     end
     if current[4] then
-      flow_left_started(K, id, current[4], outcome)
+      FLOW().left_started(K, id, current[4], outcome)
     end
     leaving[q] = leaving[q] or {}
     table.insert(leaving[q], id)
@@ -65,7 +65,7 @@ while pos <= #ARGV do
     elseif outcome == "requeue" then
       redis.call("HINCRBY", key, "deliveries", -1)
       if current[4] then
-        flow_place(K, id, cjson.decode(current[4]), true)
+        FLOW().place(K, id, cjson.decode(current[4]), true)
       else
         redis.call("LPUSH", K.queued, id)
         mark_ready(K)

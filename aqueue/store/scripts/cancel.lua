@@ -11,14 +11,14 @@ if not status then
 end
 if status == "queued" then
   if redis.call("LREM", K.queued, 1, id) == 0 then
-    flow_unqueue(K, id) -- waiting by priority or limit key
+    FLOW().unqueue(K, id) -- waiting by priority or limit key
   end
 elseif status == "scheduled" then
   redis.call("ZREM", K.scheduled, id)
 else
   return status
 end
-flow_canceled(K, id)
+FLOW().canceled(K, id)
 redis.call("HSET", key, "status", "canceled", "ended_at", stamp(clock()))
 local ttl = tonumber(current[3]) or -1
 if ttl >= 0 then

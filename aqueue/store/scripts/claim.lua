@@ -2,7 +2,7 @@
 -- started under a lease, and return their hashes, in one atomic step.
 -- ARGV: count, lease (seconds), claim id (unique per call: worker nonce + sequence)
 -- Returns {Redis's time, {queue_index, id, token, {field, value, ...}}...}.
--- uses: flow
+-- uses: flow, flowgate
 local count = tonumber(ARGV[1])
 local now = clock()
 local started_at, deadline, claim_id = stamp(now), now + tonumber(ARGV[2]), ARGV[3]
@@ -16,7 +16,7 @@ for q = 0, queue_count() - 1 do
   local F = flow_state(K) -- nil unless the queue uses priorities, limits, pause...
   local ids
   if F then
-    ids = flow_pop(K, F, count, now)
+    ids = FLOW().pop(K, F, count, now)
   else
     ids = redis.call("LPOP", K.queued, count)
   end
@@ -43,8 +43,8 @@ for q = 0, queue_count() - 1 do
           flow = fields[i + 1]
         end
       end
-      if flow and flow_claimed(K, F, key, id, flow, now) then
-        flow_refill(K, F, ids, now) -- it expired (recorded, not run): the next takes its place
+      if flow and FLOW().claimed(K, F, key, id, flow, now) then
+        FLOW().refill(K, F, ids, now) -- it expired (recorded, not run): the next takes its place
       else
       claimed = claimed + 1
       local token = claim_id .. ":" .. claimed
@@ -60,7 +60,7 @@ for q = 0, queue_count() - 1 do
     end
   end
   if F then
-    flow_mark(K, F, now)
+    FLOW().mark(K, F, now)
   elseif redis.call("LLEN", K.queued) > 0 then
     mark_ready(K)
   else

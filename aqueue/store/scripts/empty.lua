@@ -2,7 +2,7 @@
 -- Returns how many were dropped.
 -- uses: flow
 local K = queue_keys(0)
-local ids = redis.call("LPOP", K.queued, tonumber(ARGV[1])) or flow_take_waiting(K, tonumber(ARGV[1]))
+local ids = redis.call("LPOP", K.queued, tonumber(ARGV[1])) or FLOW().take_waiting(K, tonumber(ARGV[1]))
 if not ids then
   redis.call("DEL", K.marker)
   return 0

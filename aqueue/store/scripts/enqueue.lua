@@ -12,7 +12,7 @@ local now = clock()
 -- A job id already taken: by this very enqueue (sent before; its reply was lost) -> skip;
 -- by another pending job -> refuse the whole batch.
 local skip = {}
-local kept = {}
+local kept = nil -- {job number, id of the job kept instead...}, only if any
 local pos = 3
 for j = 1, njobs do
   local id, explicit, nonce, npairs = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 5]
@@ -21,8 +21,9 @@ for j = 1, njobs do
     if explicit == "0" or current[2] == nonce then
       skip[j] = true
     elseif current[1] == "queued" or current[1] == "scheduled" or current[1] == "started" then
-      if ARGV[pos + 6] == "flow" and flow_keeps_existing(ARGV[pos + 7]) then
+      if ARGV[pos + 6] == "flow" and FLOW().keeps_existing(ARGV[pos + 7]) then
         skip[j] = true
+        kept = kept or {}
         kept[#kept + 1] = j
         kept[#kept + 1] = id
       else
@@ -49,8 +50,9 @@ for j = 1, njobs do
       redis.call("ZREM", K.failed, id)
     end
     if ARGV[first] == "flow" then
-      local holder, at = flow_enqueue(K, queue, id, key, mode, due, first, last, now)
+      local holder, at = FLOW().enqueue(K, queue, id, key, mode, due, first, last, now)
       if holder then
+        kept = kept or {}
         kept[#kept + 1] = j
         kept[#kept + 1] = holder
       else

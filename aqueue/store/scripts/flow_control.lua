@@ -4,7 +4,7 @@
 -- Returns the queue's flow settings after the change: {field, value, ...}.
 -- uses: flow
 local K = queue_keys(0)
-local FK = flow_keys(K)
+local FK = FLOW().keys(K)
 local action = ARGV[1]
 if action == "pause" then
   redis.call("HSET", FK.flow, "paused", "1")
@@ -22,7 +22,7 @@ elseif action == "limits" then
   end
   -- keys that a changed limit held back go back in the rotation (claims check them again)
   for _, k in ipairs(redis.call("SMEMBERS", FK.gkeys)) do
-    flow_enter(FK, k)
+    FLOW().enter(FK, k)
   end
   mark_ready(K)
 end

@@ -6,7 +6,7 @@ local horizon = clock() + tonumber(ARGV[1])
 for q = 0, queue_count() - 1 do
   local K = queue_keys(q)
   if redis.call("LLEN", K.queued) > 0 or redis.call("ZCARD", K.started) > 0
-      or flow_queued(K) > 0 then
+      or FLOW().queued(K) > 0 then
     return 0
   end
   if #redis.call("ZRANGEBYSCORE", K.scheduled, "-inf", horizon, "LIMIT", 0, 1) > 0 then

@@ -4,7 +4,7 @@
 local K = queue_keys(0)
 local now = clock()
 local due = redis.call("ZRANGEBYSCORE", K.scheduled, "-inf", now, "LIMIT", 0, tonumber(ARGV[1]))
-local plain = flow_promote(K, due, now) -- wake entries; jobs placed by priority or limit key
+local plain = FLOW().promote(K, due, now) -- wake entries; jobs placed by priority or limit key
 if #due > 0 then
   for _, id in ipairs(plain) do
     redis.call("HSET", K.job .. id, "status", "queued")
@@ -14,4 +14,4 @@ if #due > 0 then
   mark_ready(K)
 end
 local next_entry = redis.call("ZRANGE", K.scheduled, 0, 0, "WITHSCORES")
-return {#due, flow_next(K, next_entry[2]) or false, stamp(now)}
+return {#due, FLOW().next(K, next_entry[2]) or false, stamp(now)}

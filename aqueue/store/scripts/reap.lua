@@ -2,7 +2,7 @@
 -- them once they have been delivered `max_deliveries` times; forget expired failures.
 -- ARGV: max_deliveries (0: no limit), limit.
 -- Returns {requeued_ids, failed_ids, ids of leases whose job no longer exists}.
--- uses: flow
+-- uses: flow, flowgate
 local K = queue_keys(0)
 local now = clock()
 local max_deliveries = tonumber(ARGV[1])
@@ -22,14 +22,14 @@ for _, id in ipairs(expired) do
       redis.call("HINCRBY", K.stats, "failed", 1)
       register_failure(K, key, id, now, current[3])
       if current[5] then
-        flow_left_started(K, id, current[5], "failed")
+        FLOW().left_started(K, id, current[5], "failed")
       end
       notify_waiter(K, id, current[2])
       failed[#failed + 1] = id
     else
       redis.call("HSET", key, "status", "queued")
       if current[5] then
-        flow_place(K, id, flow_left_started(K, id, current[5], "requeue"), true)
+        FLOW().place(K, id, FLOW().left_started(K, id, current[5], "requeue"), true)
       else
         redis.call("LPUSH", K.queued, id)
       end

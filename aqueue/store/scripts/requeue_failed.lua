@@ -20,7 +20,7 @@ for _, id in ipairs(ids) do
     moved[#moved + 1] = id
   end
 end
-local plain = flow_requeue(K, moved) -- placed by priority or limit key
+local plain = FLOW().requeue(K, moved) -- placed by priority or limit key
 if #plain > 0 then
   call_chunked("RPUSH", K.queued, plain)
   mark_ready(K)
