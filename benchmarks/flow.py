@@ -68,6 +68,14 @@ async def started_at(q: AsyncQueue, ids: list[str]) -> list[float]:
     return times
 
 
+async def until_finished(q: AsyncQueue, n: int) -> None:
+    for _ in range(30_000):
+        if (await q.counts()).finished >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"fewer than {n} jobs finished in 300 s")
+
+
 async def rate(limit: int = 100, seconds: float = 30.0) -> dict[str, Any]:
     with redis_server() as server:
         async with AsyncQueue("bench-rate", url=server.url, result_ttl=3600) as q:
@@ -94,29 +102,35 @@ async def rate(limit: int = 100, seconds: float = 30.0) -> dict[str, Any]:
 
 
 async def fairness(big: int = 10_000, small: int = 10, cap: int = 2) -> dict[str, Any]:
+    """Tenant B's 10 jobs arrive while a worker is busy with tenant A's backlog."""
     out: dict[str, Any] = {"scenario": "fairness", "big_tenant_jobs": big,
                            "small_tenant_jobs": small, "key_concurrency": cap}
     for mode in ("limit_key", "fifo"):
+        keyed = mode == "limit_key"
+
+        def options(key: str, keyed: bool = keyed) -> dict[str, Any]:
+            return {"limit_key": key} if keyed else {}
+
         with redis_server() as server:
             async with AsyncQueue("bench-fair", url=server.url, result_ttl=3600) as q:
-                if mode == "limit_key":
+                if keyed:
                     await q.set_limits(key_concurrency=cap)
-                def options(key: str, keyed: bool = mode == "limit_key") -> dict[str, Any]:
-                    return {"limit_key": key} if keyed else {}
-
                 for start in range(0, big, 1000):
                     await q.enqueue_many([q.prepare_call(f"{TASKS}.noop", **options("big"))
                                           for _ in range(min(1000, big - start))])
-                smalls = await q.enqueue_many([q.prepare_call(f"{TASKS}.noop",
-                                                              **options("small"))
-                                               for _ in range(small)])
                 with workers(server.url, "bench-fair", 1, "--concurrency", "20"):
+                    await until_finished(q, 200)  # the worker is into A's backlog
+                    smalls = await q.enqueue_many([q.prepare_call(f"{TASKS}.noop",
+                                                                  **options("small"))
+                                                   for _ in range(small)])
                     for job in smalls:
                         await job.result(timeout=300)
+                    left = (await q.counts()).queued
                 waits = [s - j.enqueued_at for s, j in
                          zip(await started_at(q, [j.id for j in smalls]), smalls, strict=True)]
         out[f"{mode}_small_wait_p50_ms"] = round(percentile(waits, 50) * 1000, 1)
         out[f"{mode}_small_wait_p99_ms"] = round(percentile(waits, 99) * 1000, 1)
+        out[f"{mode}_big_jobs_still_queued"] = left
     return out
 
 
