@@ -12,22 +12,16 @@
 
 -- Lua creates a closure for every function a script defines, each time the script runs:
 -- for ~35 functions that is several microseconds per call, paid by every enqueue and claim.
--- So the library is built only when a call first needs it (FLOW()), from parts that each are
--- one closure: this file's, and _flowclaim.lua's for the claim script. The fast paths of
--- claim, ack and reap use the two small gates of _flowgate.lua.
+-- So the library is built only when a call first needs it (FLOW(): one closure), with the
+-- claim script's part (_flowclaim.lua: one more). The fast paths of claim, ack and reap use
+-- the two small gates of _flowgate.lua.
 local flow_lib = nil
-local flow_parts = {}
+local flow_claim_part = nil -- set by _flowclaim.lua, in the claim script
 local function FLOW()
-  if not flow_lib then
-    flow_lib = {}
-    for _, part in ipairs(flow_parts) do
-      part(flow_lib)
-    end
+  if flow_lib then
+    return flow_lib
   end
-  return flow_lib
-end
-
-flow_parts[#flow_parts + 1] = function(L)
+  local L = {}
   local SPAN = 2199023255552 -- 2^41: one priority's band of scores
   local HALF = 1099511627776 -- 2^40: the middle of a band; FIFO above it, at_front below
   local PENDING = {queued = true, scheduled = true, started = true}
@@ -383,4 +377,9 @@ flow_parts[#flow_parts + 1] = function(L)
   L.queued = flow_queued
   L.requeue = flow_requeue
   L.take_waiting = flow_take_waiting
+  if flow_claim_part then
+    flow_claim_part(L)
+  end
+  flow_lib = L
+  return L
 end

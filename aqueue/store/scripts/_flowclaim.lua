@@ -1,7 +1,7 @@
 -- Time and flow control in the claim script: limits, round robin between limit keys,
 -- expiry at claim time (a part of the flow library: see _flow.lua, which must come first).
 
-flow_parts[#flow_parts + 1] = function(L)
+flow_claim_part = function(L)
   local flow_keys, flow_decode, flow_window, flow_key_open = L.keys, L.decode, L.window,
     L.key_open
   local flow_wake, flow_enter, flow_unlock, flow_release_key = L.wake, L.enter, L.unlock,
