@@ -50,6 +50,10 @@ class JobCanceled(AqueueError):
     """The job was canceled before it ran."""
 
 
+class JobExpired(JobCanceled):
+    """The job was not started before it expired (``expires``), so it never ran."""
+
+
 class JobNotDone(AqueueError):
     """The job has not ended yet (``Job.outcome()`` on a job still queued or running)."""
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from aqueue.errors import JobCanceled, JobFailed, JobNotDone
+from aqueue.errors import JobCanceled, JobExpired, JobFailed, JobNotDone
 from aqueue.options import (
     DEFAULT_JOB_TIMEOUT,
     DEFAULT_RESULT_TTL,
@@ -38,13 +38,15 @@ class JobStatus(enum.StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
     CANCELED = "canceled"
+    EXPIRED = "expired"  # not started before its ``expires``
 
     @property
     def is_done(self) -> bool:
         return self in _DONE
 
 
-_DONE = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED})
+_DONE = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED,
+                   JobStatus.EXPIRED})
 
 
 @dataclass(slots=True)
@@ -122,6 +124,8 @@ class JobRecord:
         if self.status is JobStatus.FAILED:
             raise JobFailed(self.id, self.exc_type or "Error", self.exc_message or "",
                             self.exc_traceback or "")
+        if self.status is JobStatus.EXPIRED:
+            raise JobExpired(f"job {self.id} expired before it started")
         if self.status is JobStatus.CANCELED:
             raise JobCanceled(f"job {self.id} was canceled")
         if not self.status.is_done:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
+from aqueue.flow.directive import Debounce, FlowDirective, Unique, resolve_flow
 from aqueue.retry import Retry
 from aqueue.store.keys import check_name
 
@@ -36,6 +38,22 @@ class JobOptions(TypedDict, total=False):
       deleted; 0: not kept).
     - ``retry``: a ``Retry`` policy for failures (default: no retries).
     - ``description``: free text shown by ``aqueue job`` and the dashboard.
+
+    Time and flow control (docs/priorities-and-expiry.md, unique-and-debounce.md,
+    limits.md):
+
+    - ``priority``: -1000 to 1000, higher runs first within the queue (default 0; FIFO
+      within a priority).
+    - ``at_front``: run before the other waiting jobs of its priority.
+    - ``expires``: seconds (or a timedelta) after the job is due, or an aware datetime:
+      a job not started by then is not run and ends as ``expired``.
+    - ``unique``: ``True`` or ``Unique(key, until, ttl)``: while a job with the same key
+      (default: function and arguments; with ``job_id``: that id) is pending, enqueue
+      returns it instead of adding another.
+    - ``debounce``: ``Debounce(wait, key, keep, max_wait)``: a burst of enqueues becomes one
+      run, ``wait`` seconds after the last one.
+    - ``limit_key``: the key the queue's per-key limits count by (e.g. a customer id);
+      jobs of different keys are claimed in turn.
     """
 
     job_id: str
@@ -44,6 +62,13 @@ class JobOptions(TypedDict, total=False):
     failure_ttl: int
     retry: Retry
     description: str
+    # -- time and flow control (aqueue.flow) --
+    priority: int
+    at_front: bool
+    expires: float | timedelta | datetime
+    unique: bool | Unique
+    debounce: Debounce
+    limit_key: str
 
 
 OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
@@ -51,8 +76,7 @@ OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
 # Names RQ users reach for that aqueue spells differently (or not at all).
 RQ_NAMES = {
     "timeout": "RQ's `timeout` is `job_timeout` in aqueue",
-    "ttl": "RQ's `ttl` (expire if not started) is not an aqueue option yet",
-    "at_front": "RQ's `at_front` is not an aqueue option yet",
+    "ttl": "RQ's `ttl` (expire if not started) is `expires` in aqueue",
     "depends_on": "RQ's `depends_on` is not an aqueue option yet",
     "meta": "RQ's `meta` is not an aqueue option yet",
     "on_success": "RQ's `on_success` is not an aqueue option yet",
@@ -72,6 +96,7 @@ class Resolved:
     failure_ttl: int
     retry: Retry | None
     description: str
+    flow: FlowDirective | None = None  # priority, expiry, unique, debounce, limit key
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +148,8 @@ def resolve(options: JobOptions | dict[str, Any], defaults: QueueDefaults) -> Re
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"description is {len(description)} characters; at most "
                          f"{MAX_DESCRIPTION}")
-    return Resolved(job_id, float(timeout), result_ttl, failure_ttl, retry, description)
+    return Resolved(job_id, float(timeout), result_ttl, failure_ttl, retry, description,
+                    resolve_flow(options, job_id))
 
 
 def _ttl(name: str, value: Any) -> int:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from aqueue.cli.app import UrlOption, app, fail, run_async
+from aqueue.cron.load import load_schedules
 from aqueue.errors import AqueueError
 from aqueue.store.urls import default_url
 from aqueue.worker.executor import busy_job_threads
@@ -42,6 +43,9 @@ def worker(
     tracebacks: Annotated[bool, typer.Option(help="Log the traceback of every failed job "
                                                   "(at DEBUG they are logged anyway).")]
         = False,
+    cron: Annotated[list[str], typer.Option(
+        "--cron", help="MODULE:NAME of a list of aqueue.cron.CronJob schedules this worker "
+                       "declares (repeatable).")] = [],  # noqa: B006
     processes: Annotated[str | None, typer.Option(
         help="Run N worker processes under a supervisor that restarts them ('auto': one "
              "per CPU).", metavar="N|auto", show_default=False)] = None,
@@ -77,7 +81,8 @@ def worker(
     try:
         w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
                    burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
-                   max_deliveries=max_deliveries, name=name, log_tracebacks=tracebacks)
+                   max_deliveries=max_deliveries, name=name, log_tracebacks=tracebacks,
+                   cron=load_schedules(cron))
         if otel:
             from aqueue.observe.tracing import instrument_worker
 

@@ -13,9 +13,15 @@ from redis.exceptions import RedisError
 
 from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
 from aqueue.client.encoding import Draft, FunctionRef
+from aqueue.client.flow_ops import FlowOps
 from aqueue.client.listener import ResultListener
 from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, Script, Step
 from aqueue.client.translate import translate
+from aqueue.cron.definition import CronJob
+from aqueue.cron.info import ScheduleInfo
+from aqueue.cron.ops import CronOps
+from aqueue.errors import NoSuchJobError
+from aqueue.flow.limits import Limits, Rate
 from aqueue.job import Job, JobRecord, JobStatus
 from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER, JobOptions
 from aqueue.serializers import Serializer
@@ -197,6 +203,8 @@ class AsyncQueue(QueueBase):
 
     async def _send(self, draft: Draft) -> Job[Any]:
         now = await self._run(self.ops.enqueue([draft]), "enqueue to", write=True)
+        if draft.existing is not None:  # unique or debounced: the pending job is the answer
+            return await self._kept(draft, now)
         return self._job(draft, now)
 
     async def enqueue_many(self, jobs: Iterable[Job[Any]], batch_size: int = 1000
@@ -213,6 +221,8 @@ class AsyncQueue(QueueBase):
                                   "enqueue to", write=True)
             for job in all_jobs[start:start + batch_size]:
                 job.enqueued_at = now
+                if job.draft.existing is not None:  # unique or debounced: kept instead
+                    job.id = job.draft.existing
         return all_jobs
 
     # -- inspecting --------------------------------------------------------------------
@@ -293,5 +303,69 @@ class AsyncQueue(QueueBase):
             return await self._run(self.ops.delete_failed(), "delete_failed on")
         return await self.delete(*job_ids)
 
+    # -- time and flow control (aqueue.flow, aqueue.cron; docs/limits.md, docs/cron.md) ----
 
+    async def _kept(self, draft: Draft, now: float) -> Job[Any]:
+        """The pending job a unique or debounced enqueue returned instead of a new one."""
+        assert draft.existing is not None
+        try:
+            return await self.fetch_job(draft.existing)
+        except NoSuchJobError:  # it ended and was not kept meanwhile
+            job = self._job(draft, now)
+            job.id = draft.existing
+            return job
 
+    async def pause(self) -> Limits:
+        """Stop every worker from starting this queue's jobs (within a claim); running
+        jobs finish, new ones are kept."""
+        return await self._run(FlowOps(self.ops).control("pause"), "pause")
+
+    async def resume(self) -> Limits:
+        """Let workers start this queue's jobs again; idle workers wake at once."""
+        return await self._run(FlowOps(self.ops).control("resume"), "resume")
+
+    async def is_paused(self) -> bool:
+        return (await self.limits()).paused
+
+    async def limits(self) -> Limits:
+        """The queue's pause flag, rates and concurrency caps."""
+        return await self._run(FlowOps(self.ops).control("get"), "limits of")
+
+    async def set_limits(self, *, rate: Rate | str | None = None,
+                         concurrency: int | None = None, key_rate: Rate | str | None = None,
+                         key_concurrency: int | None = None) -> Limits:
+        """Replace the queue's limits, for all its workers: at most ``rate`` job starts
+        (``Rate(10, per=1)`` or ``"10/s"``) and ``concurrency`` running jobs in the whole
+        queue, and as much per ``limit_key`` with ``key_rate`` and ``key_concurrency``.
+        None removes a limit."""
+        return await self._run(FlowOps(self.ops).set_limits(
+            rate, concurrency, key_rate, key_concurrency), "set_limits on")
+
+    async def add_schedule(self, schedule: CronJob) -> str:
+        """Store a schedule in this queue for the workers to run ("new", "changed" or
+        "same"); schedules given to ``Worker(cron=...)`` are stored this way too."""
+        return await self._run(CronOps(self.ops).add(schedule, self.serializer),
+                               "add_schedule to", write=True)
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        """This queue's schedules, with their last and next runs."""
+        return await self._run(CronOps(self.ops).list(), "schedules of")
+
+    async def get_schedule(self, name: str) -> ScheduleInfo:
+        return await self._run(CronOps(self.ops).get(name), "get_schedule on")
+
+    async def pause_schedule(self, name: str) -> None:
+        await self._run(CronOps(self.ops).control("pause", name), "pause_schedule on")
+
+    async def resume_schedule(self, name: str) -> None:
+        """Resume a paused schedule; ticks that passed while it was paused are skipped."""
+        await self._run(CronOps(self.ops).control("resume", name), "resume_schedule on")
+
+    async def remove_schedule(self, name: str) -> None:
+        await self._run(CronOps(self.ops).control("remove", name), "remove_schedule on")
+
+    async def trigger_schedule(self, name: str) -> Job[Any]:
+        """Enqueue a run of the schedule now (its ticks are unchanged)."""
+        job_id = await self._run(CronOps(self.ops).trigger(name), "trigger_schedule on",
+                                 write=True)
+        return await self.fetch_job(job_id)

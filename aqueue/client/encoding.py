@@ -36,6 +36,7 @@ class Draft:
     due_mode: str  # "" (now), "at" (a Unix time) or "in" (seconds from now)
     due: float
     trace: dict[str, str] | None = None  # W3C traceparent/tracestate, set while tracing
+    existing: str | None = None  # set by the enqueue: a unique/debounced job kept instead
 
     def wire(self) -> list[Any]:
         """This job's values for ``scripts/enqueue.lua``, in its order."""
@@ -47,6 +48,8 @@ class Draft:
             pairs += ["retry", o.retry.to_json()]
         if o.description:
             pairs += ["description", o.description]
+        if o.flow is not None:  # the directive goes first: scripts/_flow.lua looks there
+            pairs[:0] = ["flow", o.flow.wire(self.func, self.args, self.kwargs)]
         if self.trace:
             for name, value in self.trace.items():
                 pairs += [name, value]
@@ -60,6 +63,8 @@ class Draft:
         """The fields of the Job the caller gets back, once Redis's time ``now`` is known."""
         o = self.options
         scheduled = {"at": self.due, "in": now + self.due}.get(self.due_mode)
+        if o.flow is not None and o.flow.debounce is not None:
+            scheduled = now + o.flow.debounce.wait
         due_later = scheduled is not None and scheduled > now
         return {
             "id": self.id, "queue_name": queue_name, "func": self.func,
@@ -89,6 +94,9 @@ class JobEncoder:
         if not isinstance(fn, str):
             check_arguments(fn, name, tuple(args), kwargs, RQ_NAMES)
         resolved = resolve(options, self.defaults)
+        if due_mode and resolved.flow is not None and resolved.flow.debounce is not None:
+            raise ValueError("a debounced job runs `wait` seconds after the last enqueue: "
+                             "use enqueue(), not enqueue_at() or enqueue_in()")
         encoded_args = b"[]" if not args else self._encode(name, list(args), args, "args")
         encoded_kwargs = b"{}" if not kwargs else self._encode(name, kwargs, kwargs, "kwargs")
         size = len(encoded_args) + len(encoded_kwargs)

@@ -70,6 +70,7 @@ class QueueCounts:
     canceled: int = 0
     enqueued: int = 0
     oldest_queued_age: float | None = None
+    expired: int = 0  # jobs not started before they expired (``expires``)
 
 
 # Where each listed state's ids are, and how to read a page of them.
@@ -119,6 +120,9 @@ class QueueOps:
             reply = yield from self._resend(step, drafts, exc)
         except ResponseError as exc:
             raise _job_exists(exc) from None
+        kept = reply[2] if len(reply) > 2 else []
+        for index in range(0, len(kept), 2):  # unique / debounced: the pending job stays
+            drafts[int(kept[index]) - 1].existing = kept[index + 1].decode()
         return float(reply[1])
 
     def _resend(self, step: Script, drafts: Sequence[Draft], first: ConnectionLost) -> Op[Any]:
@@ -170,7 +174,8 @@ class QueueOps:
         return QueueCounts(queued=reply[0], scheduled=reply[1], started=reply[2],
                            failed=reply[3], finished=reply[4], retried=reply[5],
                            canceled=reply[6], enqueued=reply[7],
-                           oldest_queued_age=float(reply[8]) if reply[8] else None)
+                           oldest_queued_age=float(reply[8]) if reply[8] else None,
+                           expired=reply[10])
 
     def cancel(self, job_id: str) -> Op[bool]:
         outcome = yield Script("cancel", self.block, [job_id])

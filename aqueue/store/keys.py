@@ -32,6 +32,9 @@ key                             type         holds
 ``aq:{aq}:queues``              Set          names of the queues producers and workers used
 ==============================  ===========  ==============================================
 
+Time and flow control (priorities, limits, unique locks, schedules) add keys of their own
+in the same slot, listed in ``aqueue/flow/keys.py``.
+
 All times (lease deadlines, due times, heartbeats) are Redis's own clock (``TIME`` inside
 the scripts), so hosts whose clocks disagree still agree on them.
 """

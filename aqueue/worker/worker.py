@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from redis.exceptions import RedisError
 
+from aqueue.cron.definition import CronJob
+from aqueue.cron.plugin import CronPlugin
 from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
@@ -72,6 +74,7 @@ class Worker:
 
     Only functions defined in ``imports`` (module names) or listed in ``functions``
     are ever run. ``metrics``: an ``aqueue.observe.metrics.WorkerMetrics`` to feed.
+    ``cron``: schedules (``aqueue.cron.CronJob``) this worker declares and helps run.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class Worker:
         plugins: Iterable[Plugin] = (),
         log_tracebacks: bool = False,
         metrics: WorkerMetrics | None = None,
+        cron: Iterable[CronJob] = (),
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -123,7 +127,9 @@ class Worker:
         self.threads = JobThreads(threads or min(concurrency, 40), self.gate)
         self.promoter = Promoter()
         self.reaper = Reaper()
-        self.plugins: list[Plugin] = [self.promoter, self.reaper, *plugins]
+        # schedules (cron=) and those added at runtime: every worker may enqueue their runs
+        self.cron = CronPlugin(cron, serializer=get_serializer(serializer))
+        self.plugins: list[Plugin] = [self.promoter, self.reaper, self.cron, *plugins]
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0

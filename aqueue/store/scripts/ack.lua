@@ -7,6 +7,7 @@
 --   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
 -- Returns {tokens of rejected outcomes (the job is not started under that token: the lease
 -- was lost), tokens of jobs that no longer exist}.
+-- uses: flow, flowgate
 local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
   requeue = "queued"}
 local now = clock()
@@ -24,7 +25,7 @@ while pos <= #ARGV do
   pos = last + 1
   local K = queue_keys(q)
   local key = K.job .. id
-  local current = redis.call("HMGET", key, "token", "status", "notify")
+  local current = redis.call("HMGET", key, "token", "status", "notify", "flow")
   if current[1] == token and current[2] == FINAL_STATUS[outcome] then
     -- already recorded: this batch was sent again after its reply was lost
   elseif current[2] == false then
@@ -36,6 +37,9 @@ while pos <= #ARGV do
       redis.call("HSET", key, "ended_at", ended_at, unpack(ARGV, first, last))
     elseif npairs > 0 then
       redis.call("HSET", key, unpack(ARGV, first, last))
+    end
+    if current[4] then
+      FLOW().left_started(K, id, current[4], outcome)
     end
     leaving[q] = leaving[q] or {}
     table.insert(leaving[q], id)
@@ -65,14 +69,19 @@ while pos <= #ARGV do
       end
     elseif outcome == "requeue" then
       redis.call("HINCRBY", key, "deliveries", -1)
-      redis.call("LPUSH", K.queued, id)
-      mark_ready(K)
+      if current[4] then
+        FLOW().place(K, id, cjson.decode(current[4]), true)
+      else
+        redis.call("LPUSH", K.queued, id)
+        mark_ready(K)
+      end
     end
   end
 end
 for q, ids in pairs(leaving) do
   local K = queue_keys(q)
   call_chunked("ZREM", K.started, ids)
+  flow_room(K)
   for outcome, n in pairs(counts[q]) do
     redis.call("HINCRBY", K.stats, outcome, n)
   end

@@ -1,5 +1,6 @@
 -- Cancel a queued or scheduled job. ARGV: id.
 -- Returns "canceled", the status that prevented it, or false if there is no such job.
+-- uses: flow
 local K = queue_keys(0)
 local id = ARGV[1]
 local key = K.job .. id
@@ -9,12 +10,15 @@ if not status then
   return false
 end
 if status == "queued" then
-  redis.call("LREM", K.queued, 1, id)
+  if redis.call("LREM", K.queued, 1, id) == 0 then
+    FLOW().unqueue(K, id) -- waiting by priority or limit key
+  end
 elseif status == "scheduled" then
   redis.call("ZREM", K.scheduled, id)
 else
   return status
 end
+FLOW().canceled(K, id)
 redis.call("HSET", key, "status", "canceled", "ended_at", stamp(clock()))
 local ttl = tonumber(current[3]) or -1
 if ttl >= 0 then

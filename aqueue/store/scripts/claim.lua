@@ -2,6 +2,7 @@
 -- started under a lease, and return their hashes, in one atomic step.
 -- ARGV: count, lease (seconds), claim id (unique per call: worker nonce + sequence)
 -- Returns {Redis's time, {queue_index, id, token, {field, value, ...}}...}.
+-- uses: flow, flowclaim, flowgate
 local count = tonumber(ARGV[1])
 local now = clock()
 local started_at, deadline, claim_id = stamp(now), now + tonumber(ARGV[2]), ARGV[3]
@@ -12,7 +13,13 @@ for q = 0, queue_count() - 1 do
     break
   end
   local K = queue_keys(q)
-  local ids = redis.call("LPOP", K.queued, count)
+  local F = flow_state(K) -- nil unless the queue uses priorities, limits, pause...
+  local ids
+  if F then
+    ids = FLOW().pop(K, F, count, now)
+  else
+    ids = redis.call("LPOP", K.queued, count)
+  end
   if ids then
     count = count - #ids
     local leases = {}
@@ -28,12 +35,17 @@ for q = 0, queue_count() - 1 do
           .. "value was moved to " .. key .. ":invalid")
         fields = redis.call("HGETALL", key)
       end
-      local deliveries = 1
+      local deliveries, flow = 1, nil
       for i = 1, #fields, 2 do
         if fields[i] == "deliveries" then
           deliveries = (tonumber(fields[i + 1]) or 0) + 1
+        elseif fields[i] == "flow" then
+          flow = fields[i + 1]
         end
       end
+      if flow and FLOW().claimed(K, F, key, id, flow, now) then
+        FLOW().refill(K, F, ids, now) -- it expired (recorded, not run): the next takes its place
+      else
       claimed = claimed + 1
       local token = claim_id .. ":" .. claimed
       redis.call("HSET", key, "status", "started", "started_at", started_at,
@@ -41,10 +53,15 @@ for q = 0, queue_count() - 1 do
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
       out[#out + 1] = {q, id, token, fields}
+      end
     end
-    call_chunked("ZADD", K.started, leases)
+    if #leases > 0 then
+      call_chunked("ZADD", K.started, leases)
+    end
   end
-  if redis.call("LLEN", K.queued) > 0 then
+  if F then
+    FLOW().mark(K, F, now)
+  elseif redis.call("LLEN", K.queued) > 0 then
     mark_ready(K)
   else
     redis.call("DEL", K.marker)

@@ -1,7 +1,8 @@
 -- Drop up to ARGV[1] queued jobs (ids and hashes), waking anyone waiting for them.
 -- Returns how many were dropped.
+-- uses: flow
 local K = queue_keys(0)
-local ids = redis.call("LPOP", K.queued, tonumber(ARGV[1]))
+local ids = redis.call("LPOP", K.queued, tonumber(ARGV[1])) or FLOW().take_waiting(K, tonumber(ARGV[1]))
 if not ids then
   redis.call("DEL", K.marker)
   return 0

@@ -3,7 +3,8 @@
 -- ARGV: njobs, queue name, then per job:
 --   id, explicit id (0/1), nonce, due mode ("", "at": a Unix time, "in": seconds from now),
 --   due, npairs, then npairs field/value pairs (func, args, kwargs, timeout...)
--- Returns {jobs written, Redis's time}.
+-- Returns {jobs written, Redis's time, {job number, id of the job kept instead}...}.
+-- uses: flow
 local K = queue_keys(0)
 local njobs, queue = tonumber(ARGV[1]), ARGV[2]
 local now = clock()
@@ -11,6 +12,7 @@ local now = clock()
 -- A job id already taken: by this very enqueue (sent before; its reply was lost) -> skip;
 -- by another pending job -> refuse the whole batch.
 local skip = {}
+local kept = nil -- {job number, id of the job kept instead...}, only if any
 local pos = 3
 for j = 1, njobs do
   local id, explicit, nonce, npairs = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 5]
@@ -19,7 +21,14 @@ for j = 1, njobs do
     if explicit == "0" or current[2] == nonce then
       skip[j] = true
     elseif current[1] == "queued" or current[1] == "scheduled" or current[1] == "started" then
-      return redis.error_reply("JOBEXISTS job " .. id .. " is already " .. current[1])
+      if ARGV[pos + 6] == "flow" and FLOW().keeps_existing(ARGV[pos + 7]) then
+        skip[j] = true
+        kept = kept or {}
+        kept[#kept + 1] = j
+        kept[#kept + 1] = id
+      else
+        return redis.error_reply("JOBEXISTS job " .. id .. " is already " .. current[1])
+      end
     end
   end
   pos = pos + 6 + tonumber(npairs) * 2
@@ -40,6 +49,19 @@ for j = 1, njobs do
       redis.call("DEL", key)
       unregister_failure(K, id)
     end
+    if ARGV[first] == "flow" then
+      local holder, at = FLOW().enqueue(K, queue, id, key, mode, due, first, last, now)
+      if holder then
+        kept = kept or {}
+        kept[#kept + 1] = j
+        kept[#kept + 1] = holder
+      else
+        written = written + 1
+        if at and (earliest == nil or at < earliest) then
+          earliest = at
+        end
+      end
+    else
     local at = nil
     if mode == "at" then
       at = tonumber(due)
@@ -59,6 +81,7 @@ for j = 1, njobs do
       ready[#ready + 1] = id
     end
     written = written + 1
+    end
   end
 end
 if written > 0 then
@@ -71,4 +94,4 @@ end
 if earliest then
   nudge_scheduler(K, earliest)
 end
-return {written, stamp(now)}
+return {written, stamp(now), kept}

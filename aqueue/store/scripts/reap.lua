@@ -2,6 +2,7 @@
 -- them once they have been delivered `max_deliveries` times; forget expired failures.
 -- ARGV: max_deliveries (0: no limit), limit.
 -- Returns {requeued_ids, failed_ids, ids of leases whose job no longer exists}.
+-- uses: flow, flowgate
 local K = queue_keys(0)
 local now = clock()
 local max_deliveries = tonumber(ARGV[1])
@@ -9,7 +10,7 @@ local expired = redis.call("ZRANGEBYSCORE", K.started, "-inf", now, "LIMIT", 0, 
 local requeued, failed, gone = {}, {}, {}
 for _, id in ipairs(expired) do
   local key = K.job .. id
-  local current = redis.call("HMGET", key, "deliveries", "notify", "failure_ttl", "status")
+  local current = redis.call("HMGET", key, "deliveries", "notify", "failure_ttl", "status", "flow")
   if not current[4] then
     gone[#gone + 1] = id
   else
@@ -20,17 +21,25 @@ for _, id in ipairs(expired) do
         "exc_message", "worker died " .. deliveries .. " times while running it", "exc_traceback", "")
       redis.call("HINCRBY", K.stats, "failed", 1)
       register_failure(K, key, id, now, current[3])
+      if current[5] then
+        FLOW().left_started(K, id, current[5], "failed")
+      end
       notify_waiter(K, id, current[2])
       failed[#failed + 1] = id
     else
       redis.call("HSET", key, "status", "queued")
-      redis.call("LPUSH", K.queued, id)
+      if current[5] then
+        FLOW().place(K, id, FLOW().left_started(K, id, current[5], "requeue"), true)
+      else
+        redis.call("LPUSH", K.queued, id)
+      end
       requeued[#requeued + 1] = id
     end
   end
 end
 if #expired > 0 then
   call_chunked("ZREM", K.started, expired)
+  flow_room(K)
 end
 if #requeued > 0 then
   mark_ready(K)

@@ -1,6 +1,7 @@
 -- Send failed jobs back to their queue with fresh attempt counters.
 -- ARGV: "all", limit (up to `limit` failed jobs: call again until none is looked at) or
 -- "ids", then the ids. Returns {number requeued, number looked at}.
+-- uses: flow
 local K = queue_keys(0)
 local ids = {}
 if ARGV[1] == "all" then
@@ -20,8 +21,9 @@ for _, id in ipairs(ids) do
     moved[#moved + 1] = id
   end
 end
-if #moved > 0 then
-  call_chunked("RPUSH", K.queued, moved)
+local plain = FLOW().requeue(K, moved) -- placed by priority or limit key
+if #plain > 0 then
+  call_chunked("RPUSH", K.queued, plain)
   mark_ready(K)
 end
 return {#moved, #ids}

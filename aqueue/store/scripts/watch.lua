@@ -7,7 +7,7 @@ local status = redis.call("HGET", key, "status")
 if not status then
   return false
 end
-if status == "finished" or status == "failed" or status == "canceled" then
+if status == "finished" or status == "failed" or status == "canceled" or status == "expired" then
   return redis.call("HGETALL", key)
 end
 redis.call("HSET", key, "notify", "1")
