@@ -39,7 +39,10 @@ def wait_command(config: ServerConfig, name: str) -> Command | None:
 
 def check_replicated(config: ServerConfig, name: str, acked: Any) -> None:
     if isinstance(acked, ResponseError):
-        raise acked
+        # The WAIT itself was refused or cut short (UNBLOCKED: the primary was demoted
+        # while it waited): the write is not known to be replicated.
+        raise NotReplicated(f"the {name} reached the primary but its WAIT for replicas "
+                            f"failed: {acked}")
     if int(acked) < config.wait_replicas:
         raise NotReplicated(
             f"the {name} reached the primary but {acked} of {config.wait_replicas} replicas "

@@ -22,7 +22,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 # Error replies that say "not now" rather than "never"; anything else is about the request.
 _TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MISCONF", "BUSY", "MASTERDOWN",
-                      "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "MOVED", "ASK")
+                      "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT", "MOVED", "ASK",
+                      "UNBLOCKED")
 # A script's redis.call refused by the ACL. Redis 7.0 names the line, not the command
 # ("The user executing the script can't run this command..."); Valkey 8 (and Redis 7.2)
 # say "ACL failure in script: User u has no permissions to run the 'zadd' command".
@@ -32,7 +33,8 @@ _SCRIPT_DENIED = re.compile(r"(?:The user executing the script can't|ACL failure
 _CALLED = re.compile(r"redis\.p?call\(\s*\"(\w+)\"")
 
 # Replies from a server that is not (or no longer) the primary: look for the primary again.
-_NOT_PRIMARY_REPLIES = ("READONLY", "MASTERDOWN", "NOREPLICAS")
+# (UNBLOCKED: a blocking command cut short because the server became a replica.)
+_NOT_PRIMARY_REPLIES = ("READONLY", "MASTERDOWN", "NOREPLICAS", "UNBLOCKED")
 
 
 class ConnectionLost(RedisConnectionError):
