@@ -206,6 +206,12 @@ class RespConnection:
                 self._protocol = protocol
                 try:
                     replies = await self.call_many(commands)
+                except ConnectionLost as exc:  # nothing of the caller's was sent yet
+                    self._protocol = None
+                    protocol._lose(ConnectionLost("handshake failed", sent=False))
+                    raise ConnectionLost(f"cannot connect to Redis at {self.where}: the "
+                                         f"connection closed during the handshake ({exc})",
+                                         sent=False) from None
                 except BaseException:
                     self._protocol = None
                     protocol._lose(ConnectionLost("handshake failed", sent=False))
