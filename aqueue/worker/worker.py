@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
+from aqueue.plugins import default_plugins
 from aqueue.plugins.base import Plugin, PluginContext
 from aqueue.plugins.promoter import Promoter
 from aqueue.plugins.reaper import Reaper
@@ -111,7 +112,7 @@ class Worker:
         )
         self.promoter = Promoter()
         self.reaper = Reaper()
-        self.plugins: list[Plugin] = [self.promoter, self.reaper, *plugins]
+        self.plugins: list[Plugin] = [self.promoter, self.reaper, *default_plugins(), *plugins]
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -173,7 +174,7 @@ class Worker:
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")
         context = PluginContext(self.store, self.name, self.queues, groups, self.lease,
-                                self.max_deliveries)
+                                self.max_deliveries, self._running_tasks)
         acker = self._start(self.acker.run(), "aqueue-acker")
         background = [
             self._start(heartbeat.run(), "aqueue-heartbeat"),
@@ -327,6 +328,9 @@ class Worker:
             claimed = ack.claimed
             self.events.emit(Event("job.recorded", self.name, claimed.queue_name, claimed.id,
                                    claimed.func, claimed.attempt, what))
+
+    def _running_tasks(self) -> dict[str, asyncio.Task[None]]:
+        return {claimed.id: task for task, claimed in self._running.items()}
 
     def describe_running(self) -> str:
         jobs = list(self._running.values())[:5]
