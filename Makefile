@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-quick redis-server clean
+.PHONY: demo test lint bench bench-quick redis-server chromium clean
 
 demo: $(STAMP) redis-server
 	$(VENV)/bin/aqueue demo
 
-test: $(STAMP) redis-server
+test: $(STAMP) redis-server chromium
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -45,6 +45,18 @@ redis-server:
 			apt-get update -qq && apt-get install -y -qq redis-server; \
 		else \
 			echo "redis-server not found: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server)"; \
+			exit 1; \
+		fi; }
+
+# The dashboard's browser tests drive Debian's Chromium through Playwright (the driver
+# only: Playwright's own browser download does not work everywhere).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "chromium not found: installing it with apt-get"; \
+			apt-get update -qq && apt-get install -y -qq chromium; \
+		else \
+			echo "/usr/bin/chromium not found: the dashboard's browser tests need it (Debian/Ubuntu: sudo apt-get install chromium)"; \
 			exit 1; \
 		fi; }
 

@@ -6,10 +6,10 @@ import sys
 
 import typer
 
-from aqueue.cli import demo, info, jobs, worker
+from aqueue.cli import dashboard, demo, info, jobs, worker
 from aqueue.cli.app import app
 
-__all__ = ["app", "demo", "info", "jobs", "main", "worker"]
+__all__ = ["app", "dashboard", "demo", "info", "jobs", "main", "worker"]
 
 
 def main() -> None:
