@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +22,8 @@ from aqueue import AsyncQueue
 from aqueue.dashboard import Access, dashboard
 from tests import dashboard_tasks as t
 from tests.conftest import BurstRunner
+from tests.redis_servers import free_port
+from tests.test_cli import ROOT
 
 pytestmark = pytest.mark.anyio
 XSS = "<script>alert('owned')</script>"
@@ -218,3 +223,21 @@ def test_bad_options_are_refused_when_the_app_is_built() -> None:
         dashboard("redis://127.0.0.1:1/0", interval=0)
     with pytest.raises(TypeError, match="auth must be a callable"):
         dashboard("redis://127.0.0.1:1/0", auth="admin")  # type: ignore[arg-type]
+
+
+def test_the_standalone_command_serves_on_loopback_and_stops_cleanly(redis_url: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aqueue", "dashboard", "--url", redis_url, "--port", str(port),
+         "--read-only"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner == (f"aqueue dashboard on http://127.0.0.1:{port}/ (read-only, "
+                          "Ctrl-C to stop)\n")
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and 'data-can-act="no"' in page.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0, stderr

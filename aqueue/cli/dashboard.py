@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
@@ -37,7 +40,27 @@ def dashboard(
         asgi = build(url or default_url(), read_only=read_only, queues=queues)
     except ValueError as exc:
         fail(str(exc), 2)
-    typer.echo(f"aqueue dashboard on http://{host}:{port}{root_path}/ "
-               f"({'read-only, ' if read_only else ''}Ctrl-C to stop)")
-    uvicorn.run(asgi, host=host, port=port, root_path=root_path, log_level="warning",
-                timeout_graceful_shutdown=2)
+    banner = (f"aqueue dashboard on http://{host}:{port}{root_path}/ "
+              f"({'read-only, ' if read_only else ''}Ctrl-C to stop)")
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening: say so now, not before
+                typer.echo(banner)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # SIGINT/SIGTERM stop the server and the command exits 0, like `aqueue worker`
+            # (uvicorn would raise the signal again and die of it)
+            previous = {s: signal.signal(s, self.handle_exit)
+                        for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    config = uvicorn.Config(asgi, host=host, port=port, root_path=root_path,
+                            log_level="warning", timeout_graceful_shutdown=2)
+    Server(config).run()

@@ -21,7 +21,7 @@ from aqueue.store.keys import QueueKeys
 
 STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled")
 VALUE_MAX = 100  # bytes of a string value the index keeps (INDEX_VALUE_MAX in _index.lua)
-DEFAULT_BUDGET = 5000  # jobs a search looks at per call without the index
+DEFAULT_BUDGET = 2000  # jobs a search looks at per call without the index (a few ms)
 INDEX_BUDGET = 20000  # candidates per call with the index
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")

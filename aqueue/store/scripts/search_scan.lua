@@ -32,12 +32,43 @@ if cursor ~= "" then
   state, offset = tonumber(s), tonumber(o)
 end
 
+-- A cheap look first: the function by name, each value as plain text inside the raw
+-- arguments (skipped for values JSON would escape); only jobs that pass are decoded and
+-- their terms compared exactly.
+local quick = {}
+for i, term in ipairs(wanted) do
+  local kind, rest = string.sub(term, 1, 2), string.sub(term, 3)
+  local value = kind == "a:" and string.match(rest, "^[^=]*=(.*)$") or rest
+  if kind == "f:" then
+    quick[i] = {"func", rest}
+  elseif not string.find(value, '["\\%c]') then
+    quick[i] = {"text", value}
+  end
+end
+
 local function matches(id)
   local job = redis.call("HMGET", K.job .. id, "func", "args", "kwargs")
   if not job[1] then
     return false
   end
-  if #wanted == 0 then
+  local decode = false
+  for i = 1, #wanted do
+    local check = quick[i]
+    if check == nil then
+      decode = true
+    elseif check[1] == "func" then
+      if job[1] ~= check[2] then
+        return false
+      end
+    else
+      decode = true
+      if not (string.find(job[2] or "", check[2], 1, true)
+          or string.find(job[3] or "", check[2], 1, true)) then
+        return false
+      end
+    end
+  end
+  if not decode then
     return true
   end
   local have = {}
