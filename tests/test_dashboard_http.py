@@ -200,6 +200,7 @@ async def test_job_data_is_never_markup(dash: Build, queue: AsyncQueue, redis_ur
     ("/api/queues/a:b", 400, "invalid queue name 'a:b'"),
     ("/api/queues/q?q=status%3Aweird", 400, "unknown status 'weird'"),
     ("/api/states/started", 400, "no cross-queue page for 'started'"),
+    ("/api?span=7d", 400, "unknown span '7d': choose one of 1h, 24h, 30d"),
     ("/live/queues/q?state=sleeping", 400, "unknown state 'sleeping'"),
 ])
 async def test_bad_input_is_a_400_naming_the_problem(

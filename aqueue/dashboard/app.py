@@ -91,15 +91,11 @@ def _metrics_app(state: DashboardState) -> ASGIApp | None:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if not exporter:
-            exporter.append(metrics_app(QueueExporter(state.admin, settings_queues(state))))
+            exporter.append(metrics_app(QueueExporter(state.admin, state.settings.queues)))
         inner: ASGIApp = exporter[0]  # type: ignore[assignment]
         await inner(scope, receive, send)
 
     return app
-
-
-def settings_queues(state: DashboardState) -> list[str] | None:
-    return state.settings.queues
 
 
 class Guard:

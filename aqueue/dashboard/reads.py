@@ -25,10 +25,11 @@ RECENT = 10_000  # finished and canceled jobs listed (aq:{Q}:finished, :canceled
 CROSS_QUEUE = 100  # jobs shown on the failed and scheduled pages
 
 
-async def overview_data(state: DashboardState) -> dict[str, Any]:
+async def overview_data(state: DashboardState, span: str = "1h") -> dict[str, Any]:
     names = await state.names()
     memory = await state.memory(names)
-    data = await overview(state.admin, {n: state.queue(n) for n in names}, names, memory)
+    data = await overview(state.admin, {n: state.queue(n) for n in names}, names, memory, span)
+    data["servers"] = await state.servers()
     data["read_only"] = state.settings.read_only
     return data
 

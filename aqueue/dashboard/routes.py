@@ -74,7 +74,7 @@ def _page_number(request: Request) -> int:
 
 
 async def read_overview(request: Request, state: DashboardState) -> dict[str, Any]:
-    return await reads.overview_data(state)
+    return await reads.overview_data(state, request.query_params.get("span", "1h"))
 
 
 async def read_queue(request: Request, state: DashboardState) -> dict[str, Any]:

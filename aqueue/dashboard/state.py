@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aqueue.client.admin import AsyncAdmin
@@ -43,6 +43,7 @@ class DashboardState:
         self._names: tuple[float, list[str]] = (0.0, [])
         self._memory: dict[str, tuple[float, dict[str, Any]]] = {}
         self._memory_lock = asyncio.Lock()
+        self._servers: tuple[float, list[dict[str, Any]]] = (0.0, [])
         self.hub = LiveHub(settings.interval)
         self.bulk = BulkRunner()
         self.csrf = Csrf(settings.csrf_secret)
@@ -80,6 +81,14 @@ class DashboardState:
                     *(memory_of(self.queue(n)) for n in stale)), strict=True):
                 self._memory[name] = (now, reading)
             return {n: self._memory[n][1] for n in names if n in self._memory}
+
+    async def servers(self) -> list[dict[str, Any]]:
+        """The Redis primaries (``INFO``), read at most every ``MEMORY_TTL`` seconds."""
+        at, servers = self._servers
+        if time.monotonic() - at > MEMORY_TTL:
+            servers = [asdict(s) for s in await self.admin.servers()]
+            self._servers = (time.monotonic(), servers)
+        return servers
 
     async def close(self) -> None:
         self.bulk.cancel_all()

@@ -107,17 +107,24 @@ def running_row(queue: str, job: RunningJob) -> dict[str, Any]:
             "timeout": r["timeout"], "lease_left": job.lease_left, "attempts": r["attempts"]}
 
 
+# What the overview's chart spans: the history's resolution, and how many samples.
+SPANS = {"1h": ("minute", 61), "24h": ("minute", 1440), "30d": ("hour", 721)}
+
+
 async def overview(admin: AsyncAdmin, queues: dict[str, AsyncQueue], names: list[str],
-                   memory: dict[str, dict[str, Any]], minutes: int = 60) -> dict[str, Any]:
-    """Every queue's counts, rates over the last ``minutes``, memory (as last measured),
-    and the live workers."""
+                   memory: dict[str, dict[str, Any]], span: str = "1h") -> dict[str, Any]:
+    """Every queue's counts, rates over ``span`` (see ``SPANS``), memory (as last
+    measured), and the live workers."""
+    if span not in SPANS:
+        raise ValueError(f"unknown span {span!r}: choose one of {', '.join(SPANS)}")
+    resolution, limit = SPANS[span]
     workers = await admin.workers()
     served: dict[str, int] = {}
     for w in workers:
         for q in w.queues:
             served[q] = served.get(q, 0) + 1
     counts = await asyncio.gather(*(queues[n].counts() for n in names))
-    histories = await asyncio.gather(*(queues[n].history("minute", minutes + 1) for n in names))
+    histories = await asyncio.gather(*(queues[n].history(resolution, limit) for n in names))
     rows = []
     for name, c, samples in zip(names, counts, histories, strict=True):
         series = rates(samples)
@@ -127,7 +134,8 @@ async def overview(admin: AsyncAdmin, queues: dict[str, AsyncQueue], names: list
             "rates": [{"at": r.at, "finished": round(r.finished, 2), "failed": round(r.failed, 2),
                        "enqueued": round(r.enqueued, 2)} for r in series],
         })
-    return {"now": time.time(), "queues": rows, "workers": [worker_row(w) for w in workers]}
+    return {"now": time.time(), "span": span, "queues": rows,
+            "workers": [worker_row(w) for w in workers]}
 
 
 async def memory_of(queue: AsyncQueue) -> dict[str, Any]:

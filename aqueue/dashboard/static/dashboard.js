@@ -112,7 +112,8 @@
     }
     for (const t of [t0, (t0 + t1) / 2, t1]) {
       root.append(svg("text", {x: x(t), y: H - 6, "text-anchor": "middle"},
-        new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})));
+        t1 - t0 > 2 * 86400 ? new Date(t * 1000).toLocaleDateString([], {month: "short", day: "numeric"})
+          : new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})));
     }
     for (const s of series) {
       if (!s.points.length) continue;
@@ -159,9 +160,22 @@
       card("queued", fmt(sum("queued"))), card("scheduled", fmt(sum("scheduled"))),
       card("running", fmt(sum("started"))), card("failed", fmt(failedTotal), failedTotal ? "bad" : ""),
       card("finished now", perSecond === null ? "…" : perSecond.toFixed(1) + "/s"),
-      card("failure rate, 1 h", rate === null ? "-" : (rate * 100).toFixed(1) + "%", rate > 0.05 ? "bad" : ""),
+      card("failure rate, " + d.span, rate === null ? "-" : (rate * 100).toFixed(1) + "%", rate > 0.05 ? "bad" : ""),
       card("live workers", fmt(d.workers.length - stale) + (stale ? ` (+${stale} stale)` : ""), d.workers.length ? "" : "warn"),
       card("Redis memory", bytes(memory)));
+    const SPAN_NAMES = {"1h": "last hour", "24h": "last 24 hours", "30d": "last 30 days"};
+    document.getElementById("chart-title").textContent = "Throughput, " + SPAN_NAMES[d.span];
+    document.getElementById("spark-head").textContent = SPAN_NAMES[d.span];
+    replace("spans", ...Object.keys(SPAN_NAMES).map((s) => h("a", {href: `${BASE}/?span=${s}`,
+      style: "margin-left:10px" + (s === d.span ? ";font-weight:700" : ""), "data-span": s}, s)));
+    replace("servers", ...(d.servers || []).map((s) => h("div", {class: "facts", style: "margin-bottom:6px"},
+      h("div", {}, h("span", {class: "k"}, "server"), h("span", {class: "mono"}, s.address)),
+      h("div", {}, h("span", {class: "k"}, "version"), h("span", {}, s.version)),
+      h("div", {}, h("span", {class: "k"}, "memory"), h("span", {}, bytes(s.used_memory) + (s.maxmemory ? ` of ${bytes(s.maxmemory)}` : " (no limit)")),
+        s.maxmemory ? bar(s.used_memory / s.maxmemory, "used of maxmemory") : null),
+      h("div", {}, h("span", {class: "k"}, "eviction policy"), h("span", {class: s.policy.startsWith("noeviction") ? "" : "err"}, s.policy)),
+      h("div", {}, h("span", {class: "k"}, "clients"), h("span", {}, fmt(s.clients))),
+      h("div", {}, h("span", {class: "k"}, "up"), h("span", {}, age(s.uptime))))));
     replace("chart", lineChart([
       {name: "finished", color: "#1f9d55", points: minutes.map(([t, e]) => [t, Math.round(e.finished)])},
       {name: "failed", color: "#d33a3a", points: minutes.map(([t, e]) => [t, Math.round(e.failed)])},
