@@ -3,9 +3,9 @@
 
 A measurement, not a test: it starts a private redis-server, and
 1. enqueues the same jobs (3 keyword arguments each, as a typical ``send_email``) to a
-   queue without and with the index, one at a time and in batches of 1,000, and reports
-   Redis CPU (``INFO cpu``, and the script's own time from ``INFO commandstats``) and
-   memory per enqueue;
+   queue without the index, with it on every argument and on one argument, one at a
+   time and in batches of 1,000, and reports
+   Redis CPU (``INFO cpu``) and memory per enqueue;
 2. fills one queue with ``--jobs`` jobs (index on) and times searches against it, with
    the index and without it (the bounded scan), medians and p95 of 20 runs.
 Results print as Markdown tables (docs/dashboard.md quotes them).
@@ -33,22 +33,20 @@ def job_kwargs(i: int) -> dict[str, Any]:
     return {"to": f"user{i}@example.com", "subject": SUBJECTS[i % 3], "user_id": i}
 
 
-def script_usec(server: RedisServer) -> float:
-    assert server.client is not None
-    stats: dict[str, Any] = server.client.info("commandstats")
-    return sum(float(v["usec"]) for k, v in stats.items() if k in ("cmdstat_evalsha",
-                                                                  "cmdstat_eval"))
+INDEXES: dict[str, list[str] | bool | None] = {
+    "off": False, "every argument": None, "user_id only": ["user_id"]}
 
 
-async def enqueue_cost(server: RedisServer, n: int, indexed: bool, batch: int
+async def enqueue_cost(server: RedisServer, n: int, index: str, batch: int
                        ) -> dict[str, float]:
     """Redis CPU and memory per enqueue of ``n`` jobs, ``batch`` per call."""
-    name = f"cost-{'ix' if indexed else 'plain'}-{batch}"
+    name = f"cost-{len(index)}-{batch}"
+    fields = INDEXES[index]
     async with AsyncQueue(name, url=server.url, result_ttl=-1) as queue:
-        if indexed:
-            await queue.enable_search_index()
+        if fields is not False:
+            await queue.enable_search_index(fields if isinstance(fields, list) else None)
         await queue.enqueue_call(FUNC, kwargs=job_kwargs(-1))  # scripts loaded, queue known
-        before, usec = server.snapshot(), script_usec(server)
+        before = server.snapshot()
         started = time.perf_counter()
         if batch == 1:
             for i in range(n):
@@ -58,9 +56,8 @@ async def enqueue_cost(server: RedisServer, n: int, indexed: bool, batch: int
                 await queue.enqueue_many([queue.prepare_call(FUNC, kwargs=job_kwargs(i))
                                           for i in range(start, min(n, start + batch))])
         elapsed = time.perf_counter() - started
-        after, usec_after = server.snapshot(), script_usec(server)
-    return {"cpu_us": (after.cpu - before.cpu) / n * 1e6,
-            "script_us": (usec_after - usec) / n, "bytes": (after.mem - before.mem) / n,
+        after = server.snapshot()
+    return {"cpu_us": (after.cpu - before.cpu) / n * 1e6, "bytes": (after.mem - before.mem) / n,
             "rate": n / elapsed}
 
 
@@ -133,16 +130,17 @@ async def search_latency(server: RedisServer, jobs: int) -> list[tuple[str, str,
 async def main(jobs: int, cost_jobs: int) -> None:
     with tempfile.TemporaryDirectory() as logs, RedisServer(Path(logs)) as server:
         print(f"redis-server {server.version()}\n")
-        print("| enqueue | index | Redis CPU / job | script time / job | memory / job | "
-              "jobs/s |\n|---|---|---|---|---|---|")
+        print("| enqueue | index | Redis CPU / job | memory / job | jobs/s |"
+              "\n|---|---|---|---|---|")
         for batch in (1, 1000):
-            for indexed in (False, True):
-                c = await enqueue_cost(server, cost_jobs, indexed, batch)
-                print(f"| {'one at a time' if batch == 1 else 'batches of 1,000'} | "
-                      f"{'on' if indexed else 'off'} | {c['cpu_us']:.1f} µs | "
-                      f"{c['script_us']:.1f} µs | {c['bytes']:.0f} B | {c['rate']:,.0f} |")
+            for index in INDEXES:
+                c = await enqueue_cost(server, cost_jobs, index, batch)
+                print(f"| {'one at a time' if batch == 1 else 'batches of 1,000'} | {index} | "
+                      f"{c['cpu_us']:.1f} µs | {c['bytes']:.0f} B | {c['rate']:,.0f} |")
         assert server.client is not None
         server.client.flushall()
+        if not jobs:
+            return
         rows = await search_latency(server, jobs)
         print(f"\n| engine | search at {jobs:,} jobs | p50 | p95 | results |"
               "\n|---|---|---|---|---|")
