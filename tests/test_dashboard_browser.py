@@ -78,6 +78,8 @@ async def test_every_page_opens_with_its_data(queue: AsyncQueue, redis_url: str)
         await expect(page.locator("#jobs tbody tr")).to_have_count(1)
         await page.goto(f"{base}/queues/{queue.name}/jobs/{failing.id}")
         await expect(page.locator("#traceback")).to_contain_text("declined for 50000 cents")
+        await page.click('a[data-search="0=cus_9"]')  # the other failed jobs of that customer
+        await expect(page.locator(f'#jobs tr[data-job="{failing.id}"]')).to_be_visible()
         await page.goto(f"{base}/queues/{queue.name}/jobs/{running.id}")
         await expect(page.locator("#job")).to_contain_text("Running")
         await page.goto(f"{base}/workers")

@@ -194,6 +194,17 @@ async def test_job_data_is_never_markup(dash: Build, queue: AsyncQueue, redis_ur
             assert page.text.count("<script") == 2  # the data block and dashboard.js
 
 
+async def test_a_job_page_links_the_jobs_named_in_its_arguments(
+    dash: Build, queue: AsyncQueue, redis_url: str
+) -> None:
+    parent = await queue.enqueue(t.render_report, 1)
+    child = await queue.enqueue(t.send_email, "a@example.com", subject=parent.id)
+    async with client(dash(redis_url)) as c:
+        data = (await c.get(f"/api/queues/{queue.name}/jobs/{child.id}")).json()
+    assert [r["id"] for r in data["related"]] == [parent.id]
+    assert data["searches"] == ["0=a@example.com", f"subject={parent.id}"]
+
+
 @pytest.mark.parametrize(("path", "status", "message"), [
     ("/api/queues/q?state=sleeping", 400, "unknown state 'sleeping'"),
     ("/api/queues/q?page=two", 400, "page must be a number, got 'two'"),

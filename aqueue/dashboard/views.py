@@ -15,6 +15,7 @@ from aqueue.client.admin import AsyncAdmin, WorkerInfo
 from aqueue.client.async_queue import AsyncQueue
 from aqueue.client.history import rates
 from aqueue.client.ops_inspect import RunningJob
+from aqueue.client.search import VALUE_MAX, SearchQuery
 from aqueue.job import Job, JobRecord
 from aqueue.serializers import Serializer
 
@@ -73,6 +74,7 @@ def job_detail(serializer: Serializer, job: JobRecord) -> dict[str, Any]:
         "failure_ttl": job.failure_ttl,
         "retry": json.loads(job.retry.to_json()) if job.retry else None,
         "description": job.description, "deliveries": job.deliveries,
+        "searches": argument_searches(serializer, job),
     })
     return row
 
@@ -91,6 +93,29 @@ def related_ids(serializer: Serializer, job: JobRecord) -> list[str]:
                 if isinstance(v, str) and _JOB_ID.match(v) and v != job.id and v not in found:
                     found.append(v)
     return found[:20]
+
+
+def argument_searches(serializer: Serializer, job: JobRecord) -> list[str]:
+    """Searches for the other jobs sharing one of this job's top-level argument values
+    (``name=value``), for the scalar ones."""
+    try:
+        args = serializer.loads(job.args)
+        kwargs = serializer.loads(job.kwargs)
+    except Exception:
+        return []
+    pairs = [(str(i), v) for i, v in enumerate(args if isinstance(args, list) else [])]
+    pairs += list(kwargs.items()) if isinstance(kwargs, dict) else []
+    out = []
+    for name, value in pairs:
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int | float | str):
+            text = str(value)
+        else:
+            continue
+        if text and len(text.encode()) <= VALUE_MAX:
+            out.append(str(SearchQuery(args=((name, text),))))
+    return out[:6]
 
 
 def worker_row(w: WorkerInfo) -> dict[str, Any]:

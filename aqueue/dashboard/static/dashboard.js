@@ -380,7 +380,8 @@
     if (d.exc_type) parts.push(h("section", {class: "panel"}, h("h2", {}, "Error"),
       h("p", {class: "err", id: "error"}, `${d.exc_type}: ${d.exc_message || ""}`),
       d.traceback ? h("pre", {id: "traceback"}, d.traceback) : null));
-    const links = [h("a", {href: queueUrl(d.queue, {state: d.status, q: "func:" + d.func})}, `${d.status} jobs of ${d.func}`)];
+    const links = [h("a", {href: queueUrl(d.queue, {state: d.status, q: "func:" + d.func})}, `${d.status} jobs of ${d.func}`),
+      ...d.searches.map((q) => h("a", {href: queueUrl(d.queue, {state: d.status, q}), style: "margin-left:14px", "data-search": q}, `${d.status} jobs with ${q}`))];
     parts.push(h("section", {class: "panel"}, h("h2", {}, "Related"), h("p", {}, ...links),
       d.related.length ? h("table", {class: "grid"}, h("tbody", {}, ...d.related.map((r) => h("tr", {},
         h("td", {class: "id"}, h("a", {href: jobUrl(r.queue, r.id)}, short(r.id))), h("td", {class: "mono"}, r.func),
