@@ -163,11 +163,12 @@ async def test_an_action_on_all_matching_jobs_shows_its_progress_to_the_end(
 
 
 async def test_search_by_argument_value_finds_the_jobs(queue: AsyncQueue, redis_url: str) -> None:
-    await queue.enable_search_index()
     await queue.enqueue_many([queue.prepare(t.send_email, f"u{i}@example.com")
                               for i in range(200)])
     wanted = await queue.enqueue(t.send_email, "needle@example.com", subject="Hay")
     async with opened(redis_url, f"/queues/{queue.name}") as (page, _, _base):
+        await page.click('button[data-index="on"]')  # turn the index on, backfilling it
+        await expect(page.locator("#index-panel")).to_contain_text("on · 201 jobs")
         await page.fill("#q", "needle@example.com")
         await page.press("#q", "Enter")
         await expect(page.locator("#jobs tbody tr[data-job]")).to_have_count(1)
