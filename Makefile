@@ -4,13 +4,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-quick redis-server chromium clean
+.PHONY: demo test chaos lint bench bench-quick redis-server faketime chromium clean
 
 demo: $(STAMP) redis-server
 	$(VENV)/bin/aqueue demo
 
-test: $(STAMP) redis-server chromium
+test: $(STAMP) redis-server faketime chromium
 	$(PY) -m pytest
+
+# The fault tests (tests/chaos/) with the bigger sizes some faults need to be convincing
+# (chaos_size() in tests/chaos/harness.py); `make test` runs them small. CI does not run this.
+chaos: $(STAMP) redis-server faketime
+	AQUEUE_CHAOS_FULL=1 $(PY) -m pytest tests/chaos
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aqueue tests benchmarks
@@ -34,7 +39,7 @@ $(STAMP): pyproject.toml
 			echo "cannot create a virtualenv: install python3-venv (sudo apt-get install python3-venv)"; \
 			exit 1; \
 		fi; }
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e '.[dev]'
 	@touch $(STAMP)
 
 # The tests start their own redis-server processes; the demo starts one if no Redis answers.
@@ -45,6 +50,17 @@ redis-server:
 			apt-get update -qq && apt-get install -y -qq redis-server; \
 		else \
 			echo "redis-server not found: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server)"; \
+			exit 1; \
+		fi; }
+
+# The clock-skew tests shift one worker's clock with libfaketime (Debian's faketime package).
+faketime:
+	@command -v faketime >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "faketime not found: installing it with apt-get"; \
+			apt-get update -qq && apt-get install -y -qq faketime; \
+		else \
+			echo "faketime not found: install it (Debian/Ubuntu: sudo apt-get install faketime)"; \
 			exit 1; \
 		fi; }
 

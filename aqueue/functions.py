@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aqueue.errors import FunctionNotAllowed, ImportFailed
+from aqueue.log_text import clip
 
 
 def function_name(fn: Callable[..., Any] | str) -> str:
@@ -32,7 +33,7 @@ def function_name(fn: Callable[..., Any] | str) -> str:
     if inspect.ismethod(fn):
         raise ValueError(
             f"{qualname} is a bound method (of {type(fn.__self__).__name__} "
-            f"{_short(repr(fn.__self__))}): a worker cannot recreate that object; enqueue a "
+            f"{clip(repr(fn.__self__), 60)}): a worker cannot recreate that object; enqueue a "
             "module-level function and pass it the data it needs")
     if "<locals>" in qualname or "<lambda>" in qualname:
         raise ValueError(
@@ -45,10 +46,6 @@ def function_name(fn: Callable[..., Any] | str) -> str:
             "module and start the worker with --import that.module"
         )
     return f"{module}.{qualname}"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class _Signature:

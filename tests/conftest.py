@@ -13,7 +13,7 @@ from aqueue import AsyncQueue, Worker
 from tests import tasks
 from tests.redis_servers import RedisServer
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.doc_examples.report"]
 
 
 @pytest.fixture(scope="session")

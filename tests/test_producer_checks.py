@@ -144,3 +144,9 @@ def test_a_sync_queue_enqueues_and_reads_jobs(redis_url: str) -> None:
         assert queue.counts().queued == 1
         assert queue.cancel(job.id) is True
         assert queue.get_status(job.id) is JobStatus.CANCELED
+
+
+@pytest.mark.parametrize("name", ["bad\nname", "tab\there", "bell\x07", "{tag}", "a:b", ""])
+def test_a_queue_name_that_would_break_keys_or_terminals_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid queue name"):
+        AsyncQueue(name)

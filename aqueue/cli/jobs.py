@@ -109,7 +109,9 @@ def jobs(
 def job_line(job: Job[Any]) -> str:
     moment = job.ended_at or job.started_at or job.scheduled_for or job.enqueued_at
     error = f"  {job.exc_type}: {job.exc_message}"[:160] if job.exc_type else ""
-    return f"{job.id}  {job.status:<9}  {job.func}  {format_age(time.time() - moment)} ago{error}"
+    ago = time.time() - moment
+    when = f"{format_age(ago)} ago" if ago >= 0 else f"in {format_age(-ago)}"
+    return f"{job.id}  {job.status:<9}  {job.func}  {when}{error}"
 
 
 @app.command()

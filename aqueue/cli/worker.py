@@ -72,9 +72,23 @@ def worker(
     except (AqueueError, ValueError, TypeError) as exc:
         fail(str(exc), 2)
     try:
-        run_async(w.run())
+        run_async(_work(w))
     finally:
         _exit_without_waiting_for_job_threads()
+
+
+async def _work(w: Worker) -> None:
+    """Run the worker. Jobs that ignored their cancellation are recorded or requeued, but
+    their coroutines still run, and ``asyncio.run()`` would wait for them for ever: exit
+    without waiting."""
+    try:
+        await w.run()
+    finally:
+        if w.abandoned:
+            error = sys.exc_info()[1]
+            if isinstance(error, AqueueError):
+                typer.secho(f"error: {error}", fg="red", err=True)
+            _exit_now(1 if error is not None else 0)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -104,10 +118,14 @@ def _exit_without_waiting_for_job_threads() -> None:
         logging.getLogger("aqueue.worker").warning(
             "%d job thread(s) still running (plain def jobs past their timeout or handed "
             "back); exiting without waiting for them", stuck)
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
         code = sys.exc_info()[1]
-        os._exit(code.exit_code if isinstance(code, typer.Exit) else 0)
+        _exit_now(code.exit_code if isinstance(code, typer.Exit) else 0)
+
+
+def _exit_now(code: int) -> None:
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from aqueue.log_text import clip
 from aqueue.plugins.base import PluginContext, repeat
-from aqueue.worker.logs import short
 
 logger = logging.getLogger("aqueue.reaper")
 REAP_BATCH = 1000
@@ -37,12 +37,12 @@ class Reaper:
                 "reap", keys.script_keys(), [context.max_deliveries, REAP_BATCH])
             for job_id in requeued:
                 logger.warning("job %s in %s: lease expired (worker died or stalled); requeued",
-                               short(job_id.decode()), keys.name)
+                               clip(job_id.decode()), keys.name)
             for job_id in failed:
                 logger.error("job %s in %s: worker died %d times while running it; failed",
-                             short(job_id.decode()), keys.name, context.max_deliveries)
+                             clip(job_id.decode()), keys.name, context.max_deliveries)
             for job_id in gone:
                 logger.error("job %s in %s: its lease expired and the job no longer exists in "
                              "Redis (restarted without persistence, or flushed?)",
-                             short(job_id.decode()), keys.name)
+                             clip(job_id.decode()), keys.name)
             self.reaped += len(requeued) + len(failed)

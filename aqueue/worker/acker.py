@@ -3,7 +3,9 @@
 
 The acker also owns the worker's in-flight set (claims whose outcome is not yet written),
 keyed by claim token: after a stall the same job may be held twice, under the stale claim
-and a new one, and each is tracked (and renewed, and rejected) on its own.
+and a new one, and rejecting the stale outcome must not forget the new claim. While Redis
+refuses to record outcomes (OOM...), the acker keeps them and holds the fetcher off
+claiming more (``ClaimGate``) until a write goes through.
 """
 
 from __future__ import annotations
@@ -13,28 +15,30 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import ResponseError
+
+from aqueue.log_text import clip, clip_message
 from aqueue.store.errors import TRANSIENT_ERRORS, is_request_error
 from aqueue.store.store import Store
 from aqueue.worker.backoff import Backoff
+from aqueue.worker.claim_gate import WRITES_QUIET, WRITES_REFUSED, ClaimGate
 from aqueue.worker.executor import Ack, Claimed
 from aqueue.worker.groups import QueueGroup
 from aqueue.worker.heartbeat import WorkerStats
-from aqueue.worker.logs import short
 
 logger = logging.getLogger("aqueue.worker")
 
 
 class Acker:
-    def __init__(self, store: Store, stats: WorkerStats,
+    def __init__(self, store: Store, stats: WorkerStats, gate: ClaimGate,
                  on_written: Callable[[Ack, str], None] | None = None) -> None:
         self.store = store
         self.stats = stats
+        self.gate = gate
         self.on_written = on_written
-        self.inflight: dict[str, Claimed] = {}
+        self.inflight: dict[str, Claimed] = {}  # by claim token, in claim order
         self.all_acked = asyncio.Event()  # set while no claimed job awaits its outcome
         self.all_acked.set()
-        self.healthy = asyncio.Event()  # cleared while outcomes cannot be written
-        self.healthy.set()
         self._pending: list[Ack] = []
         self._ready = asyncio.Event()
         self._closing = False
@@ -43,6 +47,11 @@ class Acker:
         """A job was claimed: it is in flight until its ack is written."""
         self.inflight[job.token] = job
         self.all_acked.clear()
+
+    def current_claims(self) -> list[Claimed]:
+        """The newest claim of each job in flight: the only one that can still hold it (an
+        older claim of the same job lost it when the job was reaped and claimed again)."""
+        return list({job.id: job for job in self.inflight.values()}.values())
 
     def add(self, ack: Ack) -> None:
         self._pending.append(ack)
@@ -70,41 +79,45 @@ class Acker:
             for error in errors:
                 if not isinstance(error, TRANSIENT_ERRORS):
                     raise error
+            if sum(r for r in results if isinstance(r, int)):
+                # (a batch of only rejected outcomes writes nothing: it proves little)
+                self.gate.reopen(WRITES_REFUSED, logging.INFO, WRITES_QUIET)
             if errors:
-                self.healthy.clear()
+                if any(isinstance(e, ResponseError) for e in errors):  # refused, not away
+                    self.gate.close(WRITES_REFUSED, str(errors[0]), logging.WARNING)
                 await asyncio.sleep(backoff.log(logger, f"writing {len(self._pending)} job "
                                                         "outcomes", errors[0]))
             else:
-                if not self.healthy.is_set():
-                    logger.info("job outcomes are written again")
-                self.healthy.set()
                 backoff.reset()
             if not self.inflight:
                 self.all_acked.set()
 
-    async def _write_group(self, group: QueueGroup, acks: list[Ack]) -> None:
+    async def _write_group(self, group: QueueGroup, acks: list[Ack]) -> int:
+        """Write one group's acks; returns how many outcomes were recorded."""
         try:
-            await self._write(group, acks)
+            return await self._write(group, acks)
         except TRANSIENT_ERRORS as exc:
             if not is_request_error(exc):
                 self._pending[:0] = acks  # not written: keep them, in order
                 raise
-            await self._write_one_by_one(group, acks)
+            return await self._write_one_by_one(group, acks)
 
-    async def _write_one_by_one(self, group: QueueGroup, batch: list[Ack]) -> None:
+    async def _write_one_by_one(self, group: QueueGroup, batch: list[Ack]) -> int:
         """A batch Redis refused: write its acks alone, so one bad job cannot block the rest.
         An ack refused on its own is dropped; its job runs again once its lease expires
         (and fails after max deliveries)."""
+        recorded = 0
         for index, ack in enumerate(batch):
             try:
-                await self._write(group, [ack])
+                recorded += await self._write(group, [ack])
             except TRANSIENT_ERRORS as exc:
                 if not is_request_error(exc):
                     self._pending[:0] = batch[index:]
                     raise
                 self.inflight.pop(ack.claimed.token, None)
                 logger.error("job %s: Redis refused its outcome (%s); it will run again when "
-                             "its lease expires", short(ack.claimed.id), short(str(exc)))
+                             "its lease expires", clip(ack.claimed.id), clip_message(exc))
+        return recorded
 
     def close(self) -> None:
         """Finish: write what is pending, then return from ``run()``."""
@@ -115,7 +128,8 @@ class Acker:
     def unwritten(self) -> int:
         return len(self._pending)
 
-    async def _write(self, group: QueueGroup, batch: list[Ack]) -> None:
+    async def _write(self, group: QueueGroup, batch: list[Ack]) -> int:
+        """Write ``batch``; returns how many outcomes were recorded."""
         argv: list[Any] = []
         for ack in batch:
             job = ack.claimed
@@ -124,19 +138,20 @@ class Acker:
         rejected, gone = await self.store.script("ack", group.keys, argv, retry_sent=True)
         rejected_tokens = {r.decode() for r in rejected}
         gone_tokens = {g.decode() for g in gone}
+        recorded = len(batch) - len(rejected_tokens) - len(gone_tokens)
         for ack in batch:
             claimed = ack.claimed
             self.inflight.pop(claimed.token, None)
             if claimed.token in gone_tokens:
-                logger.error("job %s: it no longer exists in Redis (was Redis restarted without "
+                logger.error("job %s no longer exists in Redis (was Redis restarted without "
                              "persistence, or flushed?); its outcome (%s) was dropped",
-                             short(claimed.id), ack.outcome)
+                             clip(claimed.id), ack.outcome)
                 self._written(ack, "gone")
             elif claimed.token in rejected_tokens:
                 self.stats.rejected += 1
                 logger.warning("job %s: outcome discarded: its lease expired and the job was "
                                "handed back to the queue (this worker was stalled or cut off)",
-                               short(claimed.id))
+                               clip(claimed.id))
                 self._written(ack, "rejected")
             else:
                 if ack.outcome == "finished":
@@ -146,6 +161,7 @@ class Acker:
                 elif ack.outcome == "retry":
                     self.stats.retried += 1
                 self._written(ack, ack.outcome)
+        return recorded
 
     def _written(self, ack: Ack, what: str) -> None:
         if self.on_written is not None:

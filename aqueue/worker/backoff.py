@@ -6,6 +6,8 @@ import logging
 import random
 import time
 
+from aqueue.log_text import clip_message
+
 
 class Backoff:
     """Delays of 0.05 s doubling to ``cap``, with jitter; ``reset()`` after a success.
@@ -39,5 +41,5 @@ class Backoff:
         delay = self.next_delay()
         level = logging.WARNING if self.failures <= 1 or self.failures % 10 == 0 else logging.DEBUG
         logger.log(level, "%s failed (%s: %s); retrying in %.2f s", what, type(exc).__name__,
-                   exc, delay)
+                   clip_message(exc), delay)
         return delay

@@ -1,7 +1,11 @@
 """Running one claimed job and turning what happened into an acknowledgement.
 
 Nothing here talks to Redis: the worker claims jobs, ``execute`` runs one under its
-timeout, and the ``Ack`` it returns is written later in a batch.
+timeout, and the ``Ack`` it returns is written later in a batch. Some outcomes are
+settled before the job's coroutine ends: its timeout at the deadline (even if the job
+ignores the cancellation), and a SystemExit or KeyboardInterrupt raised by a task the job
+started (which would otherwise stop the event loop): ``ExecutionContext.settle`` takes
+those.
 """
 
 from __future__ import annotations
@@ -9,21 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
-
-import anyio
 
 from aqueue.errors import FunctionNotAllowed, JobTimeout
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
 from aqueue.job import JobStatus, RunSpec
+from aqueue.log_text import clip
 from aqueue.serializers import Serializer
 from aqueue.worker.groups import QueueGroup
+from aqueue.worker.job_threads import JobThreads, ThreadsStuck
+
+logger = logging.getLogger("aqueue.worker")
 
 MAX_TRACEBACK = 20_000
 
@@ -64,6 +71,7 @@ class Claimed:
     fields: dict[bytes, bytes]
     func: str = ""
     task: asyncio.Task[None] | None = None  # the task running it, set by the worker
+    settled: bool = False  # its outcome (or handback) went to the acker: see RunningJobs
     attempt: int = 0  # 1 on the first run; set once the job is read
     max_attempts: int = 1
     started: float = 0.0  # time.monotonic() when its function was called
@@ -83,13 +91,15 @@ class Ack:
 class ExecutionContext:
     registry: FunctionRegistry
     serializer: Serializer
-    thread_limiter: anyio.CapacityLimiter
+    threads: JobThreads
+    settle: Callable[[Claimed, Ack], None]  # record an outcome before the job's task ends
     events: EventBus = field(default_factory=EventBus)
     worker: str = ""
 
 
-async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
-    """Run the job; return its ack. Cancellation (worker shutdown) propagates."""
+async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack | None:
+    """Run the job; return its ack, or None if its outcome was settled already (at its
+    deadline...). Cancellation (worker shutdown) propagates."""
     try:
         job = RunSpec.from_hash(claimed.fields)
     except ValueError as exc:
@@ -117,30 +127,35 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack:
                               job.func, claimed.attempt, data={"timeout": job.timeout}))
     task = claimed.task
     assert task is not None
-    deadline = _Deadline(task)
-    timer = asyncio.get_running_loop().call_later(job.timeout, deadline.expire)
-    token = _current.set(JobInfo(claimed.id, claimed.queue_name, job.func, job.attempts + 1,
-                                 job.delivery))
+    run = _Run(claimed, job, fn.is_async, ctx)
+    tokens = (_current.set(JobInfo(claimed.id, claimed.queue_name, job.func, job.attempts + 1,
+                                   job.delivery)), _run.set(run))
     try:
         if fn.is_async:
+            run.timer = asyncio.get_running_loop().call_later(job.timeout, run.expire)
             result = await fn.call(*args, **kwargs)
         else:
             call = functools.partial(_in_job_thread, fn.call, *args, **kwargs)
-            result = await anyio.to_thread.run_sync(
-                call, limiter=ctx.thread_limiter, abandon_on_cancel=True
-            )
+            result = await ctx.threads.run(claimed, call, started=run.start)
+    except ThreadsStuck:
+        return handback(claimed)  # another worker may have a thread for it
     except asyncio.CancelledError as exc:
-        if deadline.expired and task.uncancel() == 0:  # our deadline, and nothing else
-            return fail_or_retry(claimed, job, _timeout_error(job, fn.is_async))
+        if run.settled:
+            return None  # its deadline passed, or a task it started raised SystemExit
         if task.cancelling():
             raise  # the worker is handing the job back
         return fail_or_retry(claimed, job, exc)  # the job raised CancelledError itself
-    except Exception as exc:
-        return fail_or_retry(claimed, job, exc)
+    except GeneratorExit:
+        raise  # this coroutine is being closed
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt... too: they are the job's
+        return None if run.settled else fail_or_retry(claimed, job, exc)
     finally:
-        timer.cancel()
-        _current.reset(token)
-
+        if run.timer is not None:
+            run.timer.cancel()
+        _run.reset(tokens[1])
+        _current.reset(tokens[0])
+    if run.settled:
+        return None  # it returned after its deadline: the timeout stands
     try:
         payload = ctx.serializer.dumps(result)
     except Exception as exc:
@@ -171,19 +186,89 @@ def _in_job_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             _busy_threads -= 1
 
 
-class _Deadline:
-    """Cancels the job's task when its job_timeout passes (asyncio.timeout's mechanism,
-    without its per-call overhead, which showed in profiles of no-op jobs)."""
+class _Run:
+    """One run of a claimed job: its deadline (a loop timer: asyncio.timeout's mechanism
+    without its per-call overhead, which showed in profiles of no-op jobs), and the
+    outcomes settled before its coroutine ends."""
 
-    __slots__ = ("expired", "task")
+    __slots__ = ("claimed", "ctx", "is_async", "job", "settled", "timer")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.expired = False
+    def __init__(self, claimed: Claimed, job: RunSpec, is_async: bool,
+                 ctx: ExecutionContext) -> None:
+        self.claimed = claimed
+        self.job = job
+        self.is_async = is_async
+        self.ctx = ctx
+        self.settled = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """The job starts running now: its timeout counts from here."""
+        self.timer = asyncio.get_running_loop().call_later(self.job.timeout, self.expire)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
     def expire(self) -> None:
-        self.expired = True
-        self.task.cancel()
+        """The deadline: record the timeout now, then cancel the job. A job that ignores
+        the cancellation is abandoned; whatever it does later is not recorded."""
+        self._settle(fail_or_retry(self.claimed, self.job,
+                                   _timeout_error(self.job, self.is_async)))
+        if not self.is_async:
+            self.ctx.threads.mark_stuck(self.claimed)
+
+    def escaped(self, exc: BaseException) -> None:
+        """A task the job started raised ``exc`` (SystemExit or KeyboardInterrupt)."""
+        name = type(exc).__name__
+        if self.settled:
+            logger.warning("job %s (%s): a task it started raised %s after the job had ended; "
+                           "ignored", clip(self.claimed.id), clip(self.job.func), name)
+            return
+        logger.warning("job %s (%s): a task it started raised %s; the job fails (a job "
+                       "cannot stop the worker)", clip(self.claimed.id), clip(self.job.func),
+                       name)
+        self._settle(fail_or_retry(self.claimed, self.job, exc))
+
+    def _settle(self, ack: Ack) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        self.stop()
+        self.ctx.settle(self.claimed, ack)
+        task = self.claimed.task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+
+_run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("aqueue_run", default=None)
+
+
+def task_factory(previous: Any = None) -> Callable[..., asyncio.Task[Any]]:
+    """A loop task factory (chaining ``previous``) under which a SystemExit or
+    KeyboardInterrupt raised by a task that a job started fails that job, instead of
+    stopping the event loop (asyncio lets those two out of a task)."""
+
+    def create(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+               **kwargs: Any) -> asyncio.Task[Any]:
+        context = kwargs.get("context")
+        run = context.get(_run) if context is not None else _run.get()
+        if run is not None:
+            coro = _guarded(coro, run)
+        if previous is not None:
+            task: asyncio.Task[Any] = previous(loop, coro, **kwargs)
+            return task
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    return create
+
+
+async def _guarded(coro: Coroutine[Any, Any, Any], run: _Run) -> Any:
+    try:
+        return await coro
+    except (SystemExit, KeyboardInterrupt) as exc:
+        run.escaped(exc)
+        raise asyncio.CancelledError from exc  # the task ends as stopped, quietly
 
 
 def _timeout_error(job: RunSpec, is_async: bool) -> JobTimeout:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aqueue.events import Event, EventBus
+from aqueue.log_text import clip
 from aqueue.store import keys
 from aqueue.store.errors import TRANSIENT_ERRORS
 from aqueue.store.store import Store
 from aqueue.worker.backoff import Backoff
 from aqueue.worker.groups import QueueGroup
-from aqueue.worker.logs import short
 from aqueue.worker.supervisor import supervised_by
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Heartbeat:
             if token in self.lost or token not in by_token:
                 continue
             self.lost.add(token)
-            job_id = short(by_token[token].id)
+            job_id = clip(by_token[token].id)
             if what == "gone":
                 logger.error("job %s no longer exists in Redis (was Redis restarted without "
                              "persistence, or flushed?); its outcome will be dropped", job_id)
@@ -133,7 +133,7 @@ class Heartbeat:
             self._warned_shared = True
             logger.warning("%d live worker processes use the name %s: give each its own "
                            "--name, or `aqueue info` will show only one of them", sharing,
-                           short(self.name))
+                           clip(self.name))
 
     async def unregister(self) -> None:
         worker_key = keys.worker_key(self.name)

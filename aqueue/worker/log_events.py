@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from aqueue.events import Event
-from aqueue.worker.logs import short
+from aqueue.log_text import clip
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -20,8 +20,8 @@ class JobLogger:
         if event.kind != "job.ran" or event.outcome not in ("failed", "retry"):
             return
         data = event.data
-        what = f"{short(data.get('exc_type') or 'Error')}: {short(data.get('exc_message') or '')}"
-        job = f"job {short(event.job_id)} ({short(event.func or '?')})"
+        what = f"{clip(data.get('exc_type') or 'Error')}: {clip(data.get('exc_message') or '')}"
+        job = f"job {clip(event.job_id)} ({clip(event.func or '?')})"
         if event.outcome == "retry":
             logger.warning("%s failed (attempt %d of %d): %s; retrying in %.3g s", job,
                            event.attempt, data.get("max_attempts", event.attempt + 1), what,
@@ -32,4 +32,4 @@ class JobLogger:
         traceback = data.get("traceback")
         if traceback and (self.tracebacks or logger.isEnabledFor(logging.DEBUG)):
             logger.log(logging.ERROR if self.tracebacks else logging.DEBUG,
-                       "%s traceback:\n%s", job, short(traceback, 20_000))
+                       "%s traceback:\n%s", job, clip(traceback, 20_000))

@@ -17,18 +17,17 @@ import logging
 import os
 import signal
 import socket
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-import anyio
 from redis.exceptions import RedisError
 
 from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
+from aqueue.log_text import clip
 from aqueue.plugins import default_plugins
 from aqueue.plugins.base import Plugin, PluginContext
 from aqueue.plugins.promoter import Promoter
@@ -40,12 +39,22 @@ from aqueue.store.server import check_servers, discover, ping
 from aqueue.store.store import Store
 from aqueue.worker.acker import Acker
 from aqueue.worker.backoff import Backoff
-from aqueue.worker.executor import Ack, Claimed, ExecutionContext, execute, fail, handback
+from aqueue.worker.claim_gate import THREADS_STUCK, ClaimGate
+from aqueue.worker.executor import (
+    Ack,
+    Claimed,
+    ExecutionContext,
+    execute,
+    fail,
+    handback,
+    task_factory,
+)
 from aqueue.worker.fetcher import IDLE_BLOCK, Fetcher
 from aqueue.worker.groups import build_groups
 from aqueue.worker.heartbeat import Heartbeat, WorkerStats
+from aqueue.worker.job_threads import JobThreads
 from aqueue.worker.log_events import JobLogger
-from aqueue.worker.logs import short
+from aqueue.worker.running import RunningJobs
 from aqueue.worker.watchdog import LoopWatchdog
 
 logger = logging.getLogger("aqueue.worker")
@@ -106,19 +115,19 @@ class Worker:
         self.stats = WorkerStats()
         self.events = EventBus()
         self.events.subscribe(JobLogger(tracebacks=log_tracebacks))
-        self._context = ExecutionContext(
-            self.registry, get_serializer(serializer),
-            anyio.CapacityLimiter(threads or min(concurrency, 40)), self.events, self.name,
-        )
+        self.gate = ClaimGate()
+        self.threads = JobThreads(threads or min(concurrency, 40), self.gate)
         self.promoter = Promoter()
         self.reaper = Reaper()
         self.plugins: list[Plugin] = [self.promoter, self.reaper, *default_plugins(), *plugins]
-        self._running: dict[asyncio.Task[None], Claimed] = {}
-        self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0
-        self.acker = Acker(self.store, self.stats, on_written=self._recorded)
+        self.acker = Acker(self.store, self.stats, self.gate, on_written=self._recorded)
+        self.running = RunningJobs(self.acker, self.events, self.name)
+        self._context = ExecutionContext(self.registry, get_serializer(serializer),
+                                         self.threads, self.running.settle, self.events,
+                                         self.name)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
         self.fetcher: Fetcher | None = None
         self.started = asyncio.Event()  # set once the worker is registered and claiming
@@ -159,8 +168,8 @@ class Worker:
         heartbeat = Heartbeat(
             self.store, name=self.name, groups=groups, lease=self.lease,
             concurrency=self.concurrency, stats=self.stats,
-            inflight=lambda: list(self.acker.inflight.values()),
-            running=lambda: len(self._running), events=self.events,
+            inflight=self.acker.current_claims, running=lambda: len(self.running),
+            extra=self.gauges, events=self.events,
         )
         try:
             await heartbeat.register()
@@ -175,6 +184,9 @@ class Worker:
                     ", ".join(self.registry.modules) or "(explicit list)")
         context = PluginContext(self.store, self.name, self.queues, groups, self.lease,
                                 self.max_deliveries, self._running_tasks)
+        loop = asyncio.get_running_loop()
+        previous_factory = loop.get_task_factory()
+        loop.set_task_factory(task_factory(previous_factory))
         acker = self._start(self.acker.run(), "aqueue-acker")
         background = [
             self._start(heartbeat.run(), "aqueue-heartbeat"),
@@ -191,7 +203,7 @@ class Worker:
             if self.fetcher.claiming:  # let a claim in flight land, so its jobs run (or go back)
                 await asyncio.wait([fetcher], timeout=10)
             await cancel_and_wait([fetcher])
-            await self._drain_running()
+            await self.running.drain(self.grace)
             self.acker.close()
             await asyncio.wait([acker], timeout=FINAL_ACK_TIMEOUT)
             if self.acker.unwritten:
@@ -201,6 +213,10 @@ class Worker:
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await heartbeat.unregister()
             await self._close_connections()
+            loop.set_task_factory(previous_factory)
+            if self.abandoned:
+                logger.warning("%d jobs ignored their cancellation and are still running: %s",
+                               self.abandoned, self.running.describe(self.running.abandoned))
             self.events.emit(Event("worker.stopped", self.name, data={
                 "processed": self.stats.processed, "failed": self.stats.failed}))
             logger.info("worker %s stopped: %d processed, %d failed", self.name,
@@ -221,8 +237,17 @@ class Worker:
         """Stop claiming and hand running jobs back to their queues at once."""
         self.grace = 0
         self._stopping.set()
-        for task in self._running:
-            task.cancel()
+        self.running.hand_back_now()
+
+    @property
+    def abandoned(self) -> int:
+        """Jobs recorded (timed out, or handed back) whose coroutine ignored its
+        cancellation and still runs: ``asyncio.run()`` would wait for them for ever."""
+        return len(self.running.abandoned)
+
+    def gauges(self) -> dict[str, Any]:
+        """What the heartbeat publishes besides the counters of ``stats``."""
+        return {"stuck_threads": len(self.threads.stuck), "abandoned_jobs": self.abandoned}
 
     def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
@@ -248,21 +273,11 @@ class Worker:
         self._signals += 1
         if self._signals == 1:
             logger.info("%s: finishing %d running jobs (up to %g s); again to stop now",
-                        sig.name, len(self._running), self.grace)
+                        sig.name, len(self.running), self.grace)
             self.stop()
         else:
-            logger.warning("%s again: handing %d running jobs back", sig.name, len(self._running))
+            logger.warning("%s again: handing %d running jobs back", sig.name, len(self.running))
             self.stop_now()
-
-    async def _drain_running(self) -> None:
-        if not self._running:
-            return
-        _, pending = await asyncio.wait(list(self._running), timeout=self.grace)
-        if pending:
-            logger.warning("grace period over: handing %d running jobs back", len(pending))
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
 
     # -- claiming ----------------------------------------------------------------------
 
@@ -270,20 +285,25 @@ class Worker:
         assert self.fetcher is not None
         backoff = Backoff()
         while not self._stopping.is_set():
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(self.running)
             if free <= 0:
-                self._slot_free.clear()
-                await self._slot_free.wait()
+                self.running.slot_free.clear()
+                await self.running.slot_free.wait()
                 continue
-            if not self.acker.healthy.is_set():  # outcomes are refused: claim nothing more
-                await self.acker.healthy.wait()
+            if not self.gate.is_open:  # see claim_gate.py
+                if self.burst and self.gate.holds(THREADS_STUCK):
+                    logger.error("burst mode: every job thread is stuck; stopping")
+                    self.stop()
+                    return
+                await self.gate.wait_open()
                 continue
             try:
                 claimed = await self.fetcher.claim(free)
                 for job in claimed:
                     self.acker.track(job)
-                    job.task = task = asyncio.create_task(self._process(job))
-                    self._running[task] = job
+                    # Not through the loop's task factory (set by run()): it only guards the
+                    # tasks that jobs create, and costs a Python call per task.
+                    self.running.add(job, asyncio.Task(self._process(job)))
                 if not claimed:
                     if self.burst and self.acker.inflight:
                         await self.acker.all_acked.wait()  # then look again: retries may be due
@@ -303,25 +323,16 @@ class Worker:
         try:
             ack = await execute(claimed, self._context)
         except asyncio.CancelledError:
-            self.acker.add(handback(claimed))
+            self.running.finish(claimed, handback(claimed))
             raise
         except Exception as exc:  # a bug in aqueue: fail the job loudly, keep the worker
-            logger.exception("job %s: internal error", short(claimed.id))
+            logger.exception("job %s: internal error", clip(claimed.id))
             ack = fail(claimed, None, "InternalError", f"aqueue could not run the job: {exc!r}")
-        finally:
-            self._running.pop(claimed.task, None)  # type: ignore[arg-type]
-            self._slot_free.set()
-        self.acker.add(ack)
-        if self.events:
-            self.events.emit(Event(
-                "job.ran", self.name, claimed.queue_name, claimed.id, claimed.func,
-                claimed.attempt, ack.outcome,
-                time.monotonic() - claimed.started if claimed.started else None, data={
-                    "exc_type": _field(ack.fields, "exc_type"),
-                    "exc_message": _field(ack.fields, "exc_message"),
-                    "traceback": _field(ack.fields, "exc_traceback"),
-                    "retry_in": ack.number if ack.outcome == "retry" else None,
-                    "max_attempts": claimed.max_attempts}))
+        except BaseException:
+            self.running.free_slot(claimed)
+            raise
+        if ack is not None:  # (None: settled already, at its deadline...)
+            self.running.finish(claimed, ack)
 
     def _recorded(self, ack: Ack, what: str) -> None:
         if self.events:
@@ -330,13 +341,10 @@ class Worker:
                                    claimed.func, claimed.attempt, what))
 
     def _running_tasks(self) -> dict[str, asyncio.Task[None]]:
-        return {claimed.id: task for task, claimed in self._running.items()}
+        return {claimed.id: task for task, claimed in self.running.tasks.items()}
 
     def describe_running(self) -> str:
-        jobs = list(self._running.values())[:5]
-        names = ", ".join(f"{short(j.id)} ({short(j.func or '?')})" for j in jobs)
-        more = len(self._running) - len(jobs)
-        return names + (f" and {more} more" if more > 0 else "") if names else "nothing"
+        return self.running.describe(self.running.tasks)
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
@@ -348,9 +356,3 @@ async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=0.5)
 
-
-def _field(fields: list[Any], name: str) -> Any:
-    for i in range(0, len(fields) - 1, 2):
-        if fields[i] == name:
-            return fields[i + 1]
-    return None

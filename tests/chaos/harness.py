@@ -12,6 +12,7 @@ earlier execution was on a worker the test disrupted (``Chaos.disrupted``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import json
@@ -22,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,7 @@ import redis
 
 from aqueue import AsyncQueue
 from aqueue.job import Job
+from aqueue.store import keys
 from aqueue.store.keys import QueueKeys
 from tests.chaos import jobs
 from tests.redis_servers import RedisServer
@@ -44,6 +46,7 @@ READY_LINE = "started: queues"
 # wordings aqueue has used ("job <id>: result discarded, ...", "job <id>: outcome discarded").
 DISCARDED = re.compile(r"job (\S+): (?:result|outcome) discarded")
 PR_SET_PDEATHSIG = 1
+FULL_SIZE_ENV = "AQUEUE_CHAOS_FULL"  # set by `make chaos`: see chaos_size()
 
 
 def _die_with_parent() -> None:
@@ -165,18 +168,28 @@ class Chaos:
 
     def spawn(
         self, *, concurrency: int = 10, lease: float = 2.0, grace: float = 5.0,
-        max_deliveries: int = 0, name: str | None = None,
+        max_deliveries: int = 0, name: str | None = None, imports: Sequence[str] = (),
+        extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+        url: str | None = None,
     ) -> WorkerProcess:
-        """Start a worker process (it needs ``wait_ready`` before it claims anything)."""
+        """Start a worker process (it needs ``wait_ready`` before it claims anything).
+
+        ``imports``: modules allowed besides ``tests.chaos.jobs``; ``extra_args``: more
+        ``aqueue worker`` options (``--burst``, ``--threads N``...); ``env``: variables
+        for this process only (e.g. libfaketime's); ``url``: another URL of the queue's
+        server (with a password...)."""
         name = name or f"w{len(self.workers) + 1}"
         log_path = self.log_dir / f"{name}.log"
         command = [
             sys.executable, "-m", "aqueue", "worker", self.queue_name,
-            "--url", self.server.url, "--import", "tests.chaos.jobs",
+            "--url", url or self.server.url, "--import", "tests.chaos.jobs",
+            *(arg for module in imports for arg in ("--import", module)),
             "--concurrency", str(concurrency), "--lease", str(lease), "--grace", str(grace),
             "--max-deliveries", str(max_deliveries), "--name", name, "--log-level", "INFO",
+            *extra_args,
         ]
-        env = {**os.environ, jobs.LEDGER_ENV: self.ledger_server.url, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, jobs.LEDGER_ENV: self.ledger_server.url, "PYTHONUNBUFFERED": "1",
+               **(env or {})}
         env.pop("AQUEUE_URL", None)
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -294,6 +307,12 @@ class Chaos:
         with self.client() as r:
             return int(r.hget(self.keys.stats, "finished") or 0)
 
+    def worker_hash(self, name: str) -> dict[str, str]:
+        """A worker's registration (``aq:{aq}:worker:<name>``), as its heartbeat last wrote it."""
+        with self.client() as r:
+            raw = r.hgetall(keys.worker_key(name))
+        return {text(key) or "": text(value) or "" for key, value in raw.items()}
+
     def job_hash(self, job_id: str) -> dict[str, str]:
         with self.client() as r:
             raw = r.hgetall(self.keys.job(job_id))
@@ -386,8 +405,12 @@ class Chaos:
                 problems.append(f"job {tag}: ran {len(runs)} times (pids {runs}, kept the result "
                                 f"of {holder_pid}) though pids {undisrupted} were not disrupted")
         for worker in self.workers:
-            for tag in discarded(worker):
-                if holders.get(tag) == worker.name:
+            rejected = collections.Counter(discarded(worker))
+            for tag, count in rejected.items():
+                # A worker that ran the job again (it claimed it back after a stall) may
+                # hold the result of its last run and have had the earlier ones rejected.
+                own_runs = sum(1 for run in starts.get(tag, []) if run.pid == worker.pid)
+                if holders.get(tag) == worker.name and count >= own_runs:
                     problems.append(
                         f"job {tag}: {worker.name} logged that its outcome was discarded (lease "
                         "lost), yet the job holds its result: the ack was written, then sent "
@@ -421,6 +444,20 @@ class Chaos:
             raise AssertionError(
                 f"{verdict.summary()}{'; ' + note if note else ''}\n{listed}"
                 f"{f'  ... and {more} more' if more > 0 else ''}\n{self.describe()}")
+
+
+def chaos_size(small: int, full: int) -> int:
+    """``small`` in ``make test``; ``full`` under ``make chaos`` ($AQUEUE_CHAOS_FULL=1),
+    for faults that need bigger sizes to be convincing."""
+    return full if os.environ.get(FULL_SIZE_ENV) == "1" else small
+
+
+def thread_count(pid: int) -> int:
+    """How many threads process ``pid`` has now (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Threads: line in /proc/{pid}/status")
 
 
 def discarded(worker: WorkerProcess) -> list[str]:
