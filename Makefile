@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-valkey chaos lint bench bench-cluster bench-quick redis-server valkey-server faketime clean
+.PHONY: demo test test-valkey chaos lint bench bench-cluster bench-quick redis-server valkey-server faketime chromium clean
 
 demo: $(STAMP) redis-server
 	$(VENV)/bin/aqueue demo
 
-test: $(STAMP) redis-server faketime
+test: $(STAMP) redis-server faketime chromium
 	$(PY) -m pytest
 
 # The fault tests at the bigger sizes some faults need to be convincing: tests/chaos
@@ -93,6 +93,18 @@ valkey-server:
 				valkey-tools/bookworm-backports; \
 		else \
 			echo "valkey-server not found: install Valkey 8 (Debian 12: apt-get install -t bookworm-backports valkey-server)"; \
+			exit 1; \
+		fi; }
+
+# The dashboard's browser tests drive Debian's Chromium through Playwright (the driver
+# only: Playwright's own browser download does not work everywhere).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "chromium not found: installing it with apt-get"; \
+			apt-get update -qq && apt-get install -y -qq chromium; \
+		else \
+			echo "/usr/bin/chromium not found: the dashboard's browser tests need it (Debian/Ubuntu: sudo apt-get install chromium)"; \
 			exit 1; \
 		fi; }
 

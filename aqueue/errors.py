@@ -78,3 +78,7 @@ class EnqueueUncertain(ConnectionFailed):
 
 class ImportFailed(AqueueError):
     """A module a worker was told to import (``--import``) failed to import."""
+
+
+class WorkerNotListening(AqueueError):
+    """A request to a worker (a running job's stack) found no process listening."""

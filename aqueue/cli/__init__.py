@@ -6,10 +6,11 @@ import sys
 
 import typer
 
-from aqueue.cli import alerts, cron, demo, flow, info, jobs, worker
+from aqueue.cli import alerts, cron, dashboard, demo, flow, info, jobs, worker
 from aqueue.cli.app import app
 
-__all__ = ["alerts", "app", "cron", "demo", "flow", "info", "jobs", "main", "worker"]
+__all__ = ["alerts", "app", "cron", "dashboard", "demo", "flow", "info", "jobs", "main",
+           "worker"]
 
 
 def main() -> None:

@@ -3,6 +3,8 @@ connections as the queues it hands out. The CLI and the dashboard read through i
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -11,7 +13,9 @@ from redis.exceptions import RedisError
 
 from aqueue.client.async_queue import AsyncQueue
 from aqueue.client.ops import QueueTotals, oldest_queued_age, queue_totals
+from aqueue.client.ops_inspect import RunningJob
 from aqueue.client.translate import translate
+from aqueue.errors import NoSuchJobError, WorkerNotListening
 from aqueue.store import keys
 from aqueue.store.store import Store
 
@@ -120,3 +124,80 @@ class AsyncAdmin:
         """Seconds the next job of the queue has been waiting; None if nothing is queued."""
         queue = self.queue(name)
         return await queue._run(oldest_queued_age(queue.ops), "read the oldest job of")
+
+    # -- dashboard: running jobs per worker, live stacks, servers ------------------------
+
+    async def worker_jobs(self, worker: WorkerInfo, queues: dict[str, AsyncQueue] | None = None
+                          ) -> list[tuple[str, RunningJob]]:
+        """The jobs ``worker`` is running now, as (queue name, job), from the queues' started
+        registries (``queues``: ``AsyncQueue`` objects to read through, by name)."""
+        found = []
+        for name in worker.queues:
+            queue = (queues or {}).get(name) or self.queue(name)
+            found += [(name, job) for job in await queue.running()
+                      if job.record["worker"] == worker.name]
+        return found
+
+    async def job_stack(self, worker: str, job_id: str, timeout: float = 3.0) -> str:
+        """The live stack of the task running ``job_id`` on ``worker``, asked of the worker
+        over its control channel. ``WorkerNotListening`` if no process of that name
+        listens; ``TimeoutError`` if it does not answer within ``timeout`` seconds;
+        ``NoSuchJobError`` if the job is not running there."""
+        reply = f"{keys.REPLY_PREFIX}{os.urandom(12).hex()}"
+        request = json.dumps({"do": "stack", "job": job_id, "reply": reply})
+        connection = self.store.dedicated(reply, name="aqueue:admin:reply")
+        try:
+            receivers = await self.store.call("SPUBLISH", keys.worker_control(worker), request,
+                                              key=keys.worker_control(worker))
+            if not receivers:
+                raise WorkerNotListening(f"worker {worker} does not listen for requests: it is "
+                                         "not running, or runs an aqueue without the control "
+                                         "plugin")
+            answer = await connection.call("BLPOP", reply, timeout, timeout=timeout)
+        except (RedisError, OSError) as exc:
+            raise translate(exc, "ask a worker about", job_id, self.store) from None
+        finally:
+            connection.close()
+        if answer is None:
+            raise TimeoutError(f"worker {worker} did not answer within {timeout:g} s")
+        body = json.loads(answer[1])
+        if not body.get("ok"):
+            raise NoSuchJobError(str(body.get("error")))
+        return str(body["stack"])
+
+    async def servers(self) -> list[ServerInfo]:
+        """Each primary's version, memory and clients (``INFO``), for the overview."""
+        out = []
+        try:
+            for address in await self.store.primaries():
+                raw = await self.store.connection(address).call("INFO")
+                info = parse_info(raw.decode() if isinstance(raw, bytes) else str(raw))
+                out.append(ServerInfo(
+                    address=str(address), version=info.get("redis_version", "?"),
+                    used_memory=int(info.get("used_memory", 0)),
+                    maxmemory=int(info.get("maxmemory", 0)),
+                    clients=int(info.get("connected_clients", 0)),
+                    uptime=int(info.get("uptime_in_seconds", 0)),
+                    policy=info.get("maxmemory_policy", "?")))
+        except (RedisError, OSError) as exc:
+            raise translate(exc, "read the servers of", "*", self.store) from None
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """One Redis primary, as ``INFO`` described it."""
+
+    address: str
+    version: str
+    used_memory: int
+    maxmemory: int  # 0: no limit
+    clients: int
+    uptime: int
+    policy: str
+
+
+def parse_info(text: str) -> dict[str, str]:
+    pairs = (line.split(":", 1) for line in text.splitlines()
+             if ":" in line and not line.startswith("#"))
+    return {k: v.strip() for k, v in pairs}

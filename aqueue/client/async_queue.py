@@ -14,8 +14,11 @@ from redis.exceptions import RedisError
 from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
 from aqueue.client.encoding import Draft, FunctionRef
 from aqueue.client.flow_ops import FlowOps
+from aqueue.client.history import HistorySample
 from aqueue.client.listener import ResultListener
 from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, Script, Step
+from aqueue.client.ops_inspect import RunningJob
+from aqueue.client.search import IndexInfo, SearchQuery, SearchResult
 from aqueue.client.translate import translate
 from aqueue.cron.definition import CronJob
 from aqueue.cron.info import ScheduleInfo
@@ -302,6 +305,48 @@ class AsyncQueue(QueueBase):
         if all:
             return await self._run(self.ops.delete_failed(), "delete_failed on")
         return await self.delete(*job_ids)
+
+    # -- dashboard: search and its index, history, running jobs ------------------------
+
+    async def search(self, query: SearchQuery | str, cursor: str | None = None,
+                     limit: int = 50, budget: int | None = None) -> SearchResult[Job[Any]]:
+        """Jobs matching ``query`` (``SearchQuery`` or its text: ``func:NAME user=42
+        status:failed``), a page at a time: pass ``result.cursor`` for the next page. Uses
+        the queue's search index if it has one, else walks at most ``budget`` jobs."""
+        q = SearchQuery.parse(query) if isinstance(query, str) else query
+        page = await self._run(self.ops.search(q, cursor, limit, budget), "search")
+        return SearchResult.of(page, [Job(**r, queue=self) for r in page.records])
+
+    async def search_index(self) -> IndexInfo:
+        """Whether this queue has a search index, what it indexes and its size."""
+        return await self._run(self.ops.search_index(), "read the search index of")
+
+    async def enable_search_index(self, fields: Sequence[str] | None = None, *,
+                                  backfill: bool = True) -> int:
+        """Index every job enqueued from now on by function and top-level argument values
+        (``fields``: only these argument names or positions); ``backfill`` indexes the jobs
+        already there. Returns how many were backfilled. Costs every enqueue: see
+        docs/dashboard.md."""
+        return await self._run(self.ops.enable_search_index(fields, backfill),
+                               "enable the search index of")
+
+    async def drop_search_index(self) -> None:
+        """Stop indexing and delete the index (searches go back to bounded scans)."""
+        await self._run(self.ops.drop_search_index(), "drop the search index of")
+
+    async def history(self, resolution: str = "minute", limit: int = 60
+                      ) -> list[HistorySample]:
+        """The counters sampled by the workers' history plugin, oldest first."""
+        return await self._run(self.ops.history(resolution, limit), "read the history of")
+
+    async def running(self, start: int = 0, stop: int = -1) -> list[RunningJob]:
+        """Started jobs with elapsed time and lease left, soonest lease expiry first."""
+        return await self._run(self.ops.running(start, stop), "list running jobs of")
+
+    async def fetch_jobs(self, *job_ids: str) -> list[Job[Any]]:
+        """The jobs that exist among ``job_ids``, in one round trip."""
+        records = await self._run(self.ops.records(job_ids), "fetch jobs of")
+        return [Job(**r, queue=self) for r in records]
 
     # -- time and flow control (aqueue.flow, aqueue.cron; docs/limits.md, docs/cron.md) ----
 

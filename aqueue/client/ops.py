@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import ResponseError
 
@@ -21,6 +21,11 @@ from aqueue.observe import hooks
 from aqueue.store import keys
 from aqueue.store.errors import ConnectionLost
 from aqueue.store.keys import QueueKeys
+
+if TYPE_CHECKING:
+    from aqueue.client.history import HistorySample
+    from aqueue.client.ops_inspect import RunningJob
+    from aqueue.client.search import IndexInfo, SearchPage, SearchQuery
 
 T = TypeVar("T")
 
@@ -289,6 +294,32 @@ class QueueOps:
         return QueueMemory(registries=registries, per_job=per_job, jobs=jobs,
                            total=int(registries + per_job * jobs))
 
+    # -- dashboard: search and its index, history, running jobs (ops_inspect.py) ---------
+
+    def search(self, query: SearchQuery, cursor: str | None = None, limit: int = 50,
+               budget: int | None = None) -> Op[SearchPage]:
+        return (yield from ops_inspect.search(self.keys, self.name, query, cursor, limit,
+                                              budget))
+
+    def search_index(self) -> Op[IndexInfo]:
+        return (yield from ops_inspect.index_info(self.keys))
+
+    def enable_search_index(self, fields: Sequence[str] | None, backfill: bool) -> Op[int]:
+        yield from ops_inspect.enable_index(self.keys, fields)
+        return (yield from ops_inspect.backfill_index(self.keys)) if backfill else 0
+
+    def drop_search_index(self) -> Op[None]:
+        yield from ops_inspect.drop_index(self.keys)
+
+    def history(self, resolution: str, limit: int) -> Op[list[HistorySample]]:
+        return (yield from ops_inspect.history(self.keys, resolution, limit))
+
+    def running(self, start: int, stop: int) -> Op[list[RunningJob]]:
+        return (yield from ops_inspect.running(self.keys, self.name, start, stop))
+
+    def records(self, job_ids: Sequence[str]) -> Op[list[dict[str, Any]]]:
+        return (yield from ops_inspect.records(self.keys, self.name, job_ids))
+
 
 @dataclass(frozen=True, slots=True)
 class QueueMemory:
@@ -296,6 +327,9 @@ class QueueMemory:
     per_job: float  # average bytes of a job hash, from a sample
     jobs: int  # jobs the queue holds (queued, scheduled, started, failed, recent ended)
     total: int  # registries + per_job * jobs
+
+
+from aqueue.client import ops_inspect  # noqa: E402  (it builds on the steps above)
 
 
 def _job_exists(exc: ResponseError) -> Exception:

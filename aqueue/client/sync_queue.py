@@ -21,7 +21,10 @@ from redis.exceptions import RedisError
 from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
 from aqueue.client.encoding import Draft, FunctionRef
 from aqueue.client.flow_ops import FlowOps
+from aqueue.client.history import HistorySample
 from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, Script, Step
+from aqueue.client.ops_inspect import RunningJob
+from aqueue.client.search import IndexInfo, SearchQuery, SearchResult
 from aqueue.client.sync_listener import SyncResultListener
 from aqueue.client.translate import translate
 from aqueue.cron.definition import CronJob
@@ -357,3 +360,34 @@ class Queue(QueueBase):
         job_id = self._run(CronOps(self.ops).trigger(name), "trigger_schedule on",
                                  write=True)
         return self.fetch_job(job_id)
+
+    # -- dashboard: search and its index, history, running jobs ------------------------
+
+    def search(self, query: SearchQuery | str, cursor: str | None = None, limit: int = 50,
+               budget: int | None = None) -> SearchResult[SyncJob[Any]]:
+        """See ``AsyncQueue.search``."""
+        q = SearchQuery.parse(query) if isinstance(query, str) else query
+        page = self._run(self.ops.search(q, cursor, limit, budget), "search")
+        return SearchResult.of(page, [SyncJob(**r, queue=self) for r in page.records])
+
+    def search_index(self) -> IndexInfo:
+        return self._run(self.ops.search_index(), "read the search index of")
+
+    def enable_search_index(self, fields: Sequence[str] | None = None, *,
+                            backfill: bool = True) -> int:
+        """See ``AsyncQueue.enable_search_index``."""
+        return self._run(self.ops.enable_search_index(fields, backfill),
+                         "enable the search index of")
+
+    def drop_search_index(self) -> None:
+        self._run(self.ops.drop_search_index(), "drop the search index of")
+
+    def history(self, resolution: str = "minute", limit: int = 60) -> list[HistorySample]:
+        return self._run(self.ops.history(resolution, limit), "read the history of")
+
+    def running(self, start: int = 0, stop: int = -1) -> list[RunningJob]:
+        return self._run(self.ops.running(start, stop), "list running jobs of")
+
+    def fetch_jobs(self, *job_ids: str) -> list[SyncJob[Any]]:
+        records = self._run(self.ops.records(job_ids), "fetch jobs of")
+        return [SyncJob(**r, queue=self) for r in records]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +25,8 @@ class PluginContext:
     groups: Sequence[QueueGroup]
     lease: float
     max_deliveries: int
+    # The tasks running jobs now, by job id (read on demand, e.g. for a job's live stack).
+    running_tasks: Callable[[], Mapping[str, asyncio.Task[None]]] = lambda: {}
 
 
 class Plugin(Protocol):

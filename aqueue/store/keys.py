@@ -30,6 +30,12 @@ key                             type         holds
 ``aq:{aq}:workers``             Sorted set   worker names scored by heartbeat expiry
 ``aq:{aq}:worker:<name>``       Hash         one worker's info, expires with its heartbeat
 ``aq:{aq}:queues``              Set          names of the queues producers and workers used
+``aq:{Q}:history:minute``       List         counters sampled once a minute, newest first
+                                             (a day); ``:hour``: once an hour (90 days)
+``aq:{Q}:ix:...``               Sorted sets  the opt-in search index (``scripts/_index.lua``)
+``aq:{aq}:worker:<name>:ctl``   channel      sharded pub/sub: requests to one worker (a
+                                             running job's stack)
+``aq:{aq}:reply:<token>``       List         a worker's answer to one request (30 s TTL)
 ==============================  ===========  ==============================================
 
 Time and flow control (priorities, limits, unique locks, schedules) add keys of their own
@@ -52,6 +58,14 @@ MAX_NAME = 200
 
 def worker_key(name: str) -> str:
     return f"{CONTROL}:worker:{name}"
+
+
+def worker_control(name: str) -> bytes:
+    """The sharded channel on which one worker listens for requests."""
+    return f"{CONTROL}:worker:{name}:ctl".encode()
+
+
+REPLY_PREFIX = f"{CONTROL}:reply:"
 
 
 def check_name(what: str, name: str) -> None:

@@ -19,7 +19,9 @@ from functools import cache
 from importlib import resources
 
 _FLAGS = {"renew": "allow-oom", "register": "allow-oom", "counts": "no-writes",
-          "idle": "no-writes", "workers": "no-writes"}
+          "idle": "no-writes", "workers": "no-writes",
+          # the dashboard's reads keep working when Redis is full (search only unindexes)
+          "search_scan": "no-writes", "search_index": "allow-oom", "index_prune": "allow-oom"}
 _USES = re.compile(r"^-- uses: *(.+)$", re.MULTILINE)
 
 

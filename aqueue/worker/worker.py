@@ -30,6 +30,7 @@ from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
 from aqueue.log_text import clip
+from aqueue.plugins import default_plugins
 from aqueue.plugins.base import Plugin, PluginContext
 from aqueue.plugins.promoter import Promoter
 from aqueue.plugins.reaper import Reaper
@@ -129,7 +130,8 @@ class Worker:
         self.reaper = Reaper()
         # schedules (cron=) and those added at runtime: every worker may enqueue their runs
         self.cron = CronPlugin(cron, serializer=get_serializer(serializer))
-        self.plugins: list[Plugin] = [self.promoter, self.reaper, self.cron, *plugins]
+        self.plugins: list[Plugin] = [self.promoter, self.reaper, self.cron, *default_plugins(),
+                                      *plugins]
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0
@@ -195,7 +197,7 @@ class Worker:
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")
         context = PluginContext(self.store, self.name, self.queues, groups, self.lease,
-                                self.max_deliveries)
+                                self.max_deliveries, self._running_tasks)
         loop = asyncio.get_running_loop()
         previous_factory = loop.get_task_factory()
         loop.set_task_factory(task_factory(previous_factory))
@@ -351,6 +353,9 @@ class Worker:
             claimed = ack.claimed
             self.events.emit(Event("job.recorded", self.name, claimed.queue_name, claimed.id,
                                    claimed.func, claimed.attempt, what))
+
+    def _running_tasks(self) -> dict[str, asyncio.Task[None]]:
+        return {claimed.id: task for task, claimed in self.running.tasks.items()}
 
     def describe_running(self) -> str:
         return self.running.describe(self.running.tasks)

@@ -4,10 +4,11 @@
 --   id, explicit id (0/1), nonce, due mode ("", "at": a Unix time, "in": seconds from now),
 --   due, npairs, then npairs field/value pairs (func, args, kwargs, timeout...)
 -- Returns {jobs written, Redis's time, {job number, id of the job kept instead}...}.
--- uses: flow
+-- uses: flow, index
 local K = queue_keys(0)
 local njobs, queue = tonumber(ARGV[1]), ARGV[2]
 local now = clock()
+local index = index_fields(K)  -- false unless the queue has a search index
 
 -- A job id already taken: by this very enqueue (sent before; its reply was lost) -> skip;
 -- by another pending job -> refuse the whole batch.
@@ -60,6 +61,9 @@ for j = 1, njobs do
         if at and (earliest == nil or at < earliest) then
           earliest = at
         end
+        if index then
+          index_enqueued(K, index, id, now, first, last, explicit == "1")
+        end
       end
     else
     local at = nil
@@ -79,6 +83,9 @@ for j = 1, njobs do
       redis.call("HSET", key, "status", "queued", "queue", queue, "enqueued_at", stamp(now),
         unpack(ARGV, first, last))
       ready[#ready + 1] = id
+    end
+    if index then
+      index_enqueued(K, index, id, now, first, last, explicit == "1")
     end
     written = written + 1
     end
