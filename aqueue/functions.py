@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aqueue.errors import FunctionNotAllowed, ImportFailed
 from aqueue.log_text import clip
+
+_names: dict[Callable[..., Any], str] = {}
 
 
 def function_name(fn: Callable[..., Any] | str) -> str:
@@ -26,6 +28,17 @@ def function_name(fn: Callable[..., Any] | str) -> str:
         if not module_part or not attr:
             raise ValueError(f"function name {fn!r} must be 'module.function'")
         return fn
+    try:
+        return _names[fn]  # checked once per function: enqueue is a hot path
+    except (KeyError, TypeError):
+        pass
+    name = _checked_name(fn)
+    with contextlib.suppress(TypeError):  # an unhashable callable: not cached
+        _names[fn] = name
+    return name
+
+
+def _checked_name(fn: Callable[..., Any]) -> str:
     module: str | None = getattr(fn, "__module__", None)
     qualname: str | None = getattr(fn, "__qualname__", None)
     if not callable(fn) or not module or not qualname:
@@ -52,7 +65,7 @@ class _Signature:
     """What a call must look like, precomputed: checking a call against it costs about a
     microsecond, against ~5 for ``Signature.bind``, which only runs to word an error."""
 
-    __slots__ = ("kwonly_required", "max_positional", "names", "open_kwargs",
+    __slots__ = ("kwonly", "kwonly_required", "max_positional", "names", "open_kwargs",
                  "positional_names", "required_positional", "signature")
 
     def __init__(self, signature: inspect.Signature) -> None:
@@ -66,11 +79,12 @@ class _Signature:
         self.required_positional = [p.name for p in positional if p.default is P.empty]
         self.kwonly_required = [p.name for p in params
                                 if p.kind is P.KEYWORD_ONLY and p.default is P.empty]
+        self.kwonly = frozenset(self.kwonly_required)
         self.open_kwargs = any(p.kind is P.VAR_KEYWORD for p in params)
         self.names = frozenset(p.name for p in params if p.kind in
                                (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY))
 
-    def accepts(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> bool:
+    def accepts(self, args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
         if self.max_positional is not None and len(args) > self.max_positional:
             return False
         if not self.open_kwargs and not self.names.issuperset(kwargs):
@@ -78,13 +92,14 @@ class _Signature:
         for name in self.required_positional[len(args):]:
             if name not in kwargs:
                 return False
-        return all(name in kwargs for name in self.kwonly_required)
+        # not all(...): that builds a generator at every enqueue, even for no names
+        return not self.kwonly_required or self.kwonly.issubset(kwargs)
 
 
 _signatures: dict[Callable[..., Any], _Signature | None] = {}
 
 
-def check_arguments(fn: Callable[..., Any], name: str, args: tuple[Any, ...] | list[Any],
+def check_arguments(fn: Callable[..., Any], name: str, args: Sequence[Any],
                     kwargs: dict[str, Any], hints: dict[str, str]) -> None:
     """Raise ``TypeError`` naming the argument if ``fn(*args, **kwargs)`` cannot be called,
     before the job is enqueued rather than when a worker runs it. ``hints`` explains names

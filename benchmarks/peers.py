@@ -29,6 +29,10 @@ class Peer:
     # Slow peers get fewer jobs so a run stays within minutes (the N used is reported).
     drain_divisor: int = 1
     sleep_cap: int | None = None
+    sync_producer: bool = False  # has a blocking (non-asyncio) enqueue: sync, threads
+    async_waiters: bool = True  # can wait for results on an event loop: waiters
+    # False for a second worker flavour of the same library: its producer is measured once
+    producer_scenarios: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -108,6 +112,7 @@ PEERS: dict[str, Peer] = {
             "aqueue_driver",
             _aqueue,
             has_bulk=True,
+            sync_producer=True,
         ),
         Peer(
             "rq",
@@ -121,6 +126,8 @@ PEERS: dict[str, Peer] = {
             has_bulk=True,
             drain_divisor=10,
             sleep_cap=200,
+            sync_producer=True,
+            async_waiters=False,
             notes=("one job at a time per process (forks a child per job)",),
         ),
         Peer(
@@ -135,6 +142,9 @@ PEERS: dict[str, Peer] = {
             has_bulk=True,
             drain_divisor=4,
             sleep_cap=200,
+            sync_producer=True,
+            async_waiters=False,
+            producer_scenarios=False,
             notes=("one job at a time per process, in the worker process",),
         ),
         Peer(

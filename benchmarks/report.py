@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from benchmarks.common import ROOT
 
 DOCS = ROOT / "docs" / "benchmarks.md"
+VERSIONS = ROOT / "benchmarks" / "results" / "versions.json"
 COST_SCENARIOS = ("enqueue", "bulk", "drain", "sleep", "roundtrip")
 
 
@@ -24,8 +26,17 @@ def _pct(v: float) -> str:
 
 
 def brief(key: str, r: dict[str, Any]) -> str:
-    if key in ("enqueue", "bulk"):
-        return f"{r['jobs_per_s']:,.0f} jobs/s"
+    if key in ("enqueue", "bulk", "sync", "big"):
+        return f"{r['jobs_per_s']:,.0f} jobs/s, Redis CPU {r['redis_cpu_ms_per_1k']:,.0f} ms/1k"
+    if key == "waiters":
+        return (f"{r['woken']}/{r['n']} woke, p50 {_num(r['wake_p50_ms'], 1)} ms, p99 "
+                f"{_num(r['wake_p99_ms'], 1)} ms, {r['producer_connections']} connections, "
+                f"progress() {r['probe_ms_max']:.1f} ms")
+    if key == "threads":
+        return (f"{r['jobs_per_s']:,.0f} jobs/s, {r['completed']}/{r['n']} done, "
+                f"{r['producer_connections']} connections")
+    if key == "startup":
+        return f"{r['startup_s']:.3f} s"
     if key == "roundtrip":
         return f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (n={r['n']})"
     text = (
@@ -137,6 +148,111 @@ def scaling_table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _kib(n: int) -> str:
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n:,} bytes"
+
+
+def producer_tables(out: dict[str, Any]) -> str:
+    """The producer-side scenarios: sync enqueue, large arguments, many waiters, threads,
+    and worker start-up."""
+    sizes = out["meta"]["sizes"]
+    if "sync" not in sizes:
+        return "(not measured in this run)"
+    peers = list(out["results"])
+    label = {p: out["peers"][p]["label"] for p in peers}
+    payload = _kib(sizes["payload"])
+    lines = [
+        f"| library | sync enqueue, one at a time, jobs/s | enqueue with a {payload} argument, "
+        "jobs/s | Redis CPU ms / 1k (same) | producer CPU s / 1k (same) "
+        "| worker start-up: spawn to first job, s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in peers:
+        lines.append("| " + " | ".join([
+            label[p],
+            _cell(out, p, "sync", lambda m: _num(m["jobs_per_s"])),
+            _cell(out, p, "big", lambda m: _num(m["jobs_per_s"])),
+            _cell(out, p, "big", lambda m: _num(m["redis_cpu_ms_per_1k"])),
+            _cell(out, p, "big", lambda m: _num(m["client_cpu_s_per_1k"], 2)),
+            _cell(out, p, "startup", lambda m: f"{m['startup_s']:.2f}"),
+        ]) + " |")
+    lines += [
+        "",
+        f"**{sizes['waiters']:,} coroutines waiting for their results on one producer** (the "
+        "jobs are enqueued first, the waiters start, then the worker)",
+        "",
+        "| library | woken | producer connections to Redis | wake-up p50 / p99 ms "
+        "| jobs' ends spread over, s | another call while they wait, ms "
+        "| producer CPU s / 1k | Redis CPU ms / 1k |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in peers:
+        if _med(out, p, "waiters") is None and not out["results"][p].get("waiters"):
+            continue
+        lines.append("| " + " | ".join([
+            label[p],
+            _cell(out, p, "waiters", lambda m: f"{_num(m['woken'])} / {_num(m['n'])}"),
+            _cell(out, p, "waiters", lambda m: _num(m["producer_connections"])),
+            _cell(out, p, "waiters", lambda m: f"{_num(m.get('wake_p50_ms'), 1)} / "
+                                               f"{_num(m.get('wake_p99_ms'), 1)}"),
+            _cell(out, p, "waiters", lambda m: _num(m.get("ends_span_s"), 2)),
+            _cell(out, p, "waiters", lambda m: _num(m["probe_ms_max"], 1)),
+            _cell(out, p, "waiters", lambda m: _num(m["client_cpu_s_per_1k"], 2)),
+            _cell(out, p, "waiters", lambda m: _num(m["redis_cpu_ms_per_1k"])),
+        ]) + " |")
+    lines += [
+        "",
+        f"**{sizes['threads']} threads sharing one sync producer**, each enqueueing a job and "
+        "waiting for its result in turn, a worker running",
+        "",
+        "| library | jobs | jobs/s | producer connections to Redis | round trip p50 / p99 ms "
+        "| producer CPU s / 1k |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in peers:
+        if not out["results"][p].get("threads"):
+            continue
+        lines.append("| " + " | ".join([
+            label[p],
+            _cell(out, p, "threads", lambda m: f"{_num(m['completed'])} / {_num(m['n'])}"),
+            _cell(out, p, "threads", lambda m: _num(m["jobs_per_s"])),
+            _cell(out, p, "threads", lambda m: _num(m["producer_connections"])),
+            _cell(out, p, "threads", lambda m: f"{_num(m.get('p50_ms'), 1)} / "
+                                               f"{_num(m.get('p99_ms'), 1)}"),
+            _cell(out, p, "threads", lambda m: _num(m["client_cpu_s_per_1k"], 2)),
+        ]) + " |")
+    return "\n".join(lines)
+
+
+def versions_section(path: Path) -> str:
+    """benchmarks/results/versions.json (``python -m benchmarks.versions``), if present."""
+    if not path.exists():
+        return "(not measured: run `python -m benchmarks.versions`)"
+    data = json.loads(path.read_text())
+    ref = data.get("ref") or data["instructions"]["ref"]
+    shapes = {"noop": "`noop()`", "args": "`add(1, b=2)`"}
+    lines = [f"| job | {ref}, instructions / enqueue | now | change "
+             f"| {ref}, jobs/s | now | {ref}, CPU µs / job | now |",
+             "|---|---|---|---|---|---|---|---|"]
+    counts = data.get("instructions", {}).get("per_enqueue", {})
+    for shape, label in shapes.items():
+        ins = counts.get(shape, {})
+        med = data.get("summary", {}).get(shape, {}).get("medians", {})
+        old, new = med.get(ref, {}), med.get("now", {})
+        lines.append("| " + " | ".join([
+            label, _num(ins.get(ref)), _num(ins.get("now")),
+            f"{ins['now'] / ins[ref] - 1:+.1%}" if ins else "—",
+            _num(old.get("jobs_per_s")), _num(new.get("jobs_per_s")),
+            _num(old.get("cpu_us_per_job")), _num(new.get("cpu_us_per_job")),
+        ]) + " |")
+    runs = data.get("runs", "?")
+    return "\n".join(lines) + (
+        f"\n\nInstructions: valgrind's callgrind, a run of 1,200 enqueues minus a run of 200, "
+        f"per enqueue (one at a time, awaited, on a fresh redis-server). Time: medians of "
+        f"{runs} interleaved runs of {data.get('n', 5000):,} enqueues; on this shared machine "
+        "they move by ±30% from run to run, the instruction counts do not.")
+
+
 def _versions(out: dict[str, Any]) -> str:
     lines = [
         "| library | venv | versions | concurrency | worker command |",
@@ -163,6 +279,17 @@ def _errors(out: dict[str, Any]) -> str:
                     f"{sum(r['n'] for r in entry['runs'])} waits missed the completion "
                     "notice and re-read the job after 1 s (counted in the latencies)"
                 )
+            failed = [r for r in entry["runs"] if r.get("failed")]
+            if failed:
+                why = "; ".join(dict.fromkeys(e for r in failed for e in r.get("errors", [])))
+                lines.append(
+                    f"- {p} / {key}: {sum(r['failed'] for r in failed):,} of "
+                    f"{sum(r['n'] for r in entry['runs']):,} waits failed over "
+                    f"{len(entry['runs'])} run(s): {why[:300]}")
+            lost = sum(r.get("jobs_lost", 0) for r in entry["runs"])
+            if lost:
+                lines.append(f"- {p} / {key}: {lost} of the jobs enqueued before the worker "
+                             "started never ran (the figure is the first job that did)")
             stalled = [r for r in entry["runs"] if r.get("stalled")]
             if stalled:
                 lines.append(
@@ -191,7 +318,10 @@ Reproduce with `make bench` (or `.venv/bin/python -m benchmarks`); `make bench-q
 short run. Raw numbers: `benchmarks/results/latest.json`.
 
 This run: {meta["date"]}, {mode}, median of {meta["runs"]} run(s) per figure,
-`{meta["command"]}` (took {meta["duration_s"]:.0f} s).
+`{meta["command"]}` (took {meta["duration_s"]:.0f} s). The runs go round-robin (run 1 of
+every library and scenario, then run 2...), so that other load on the machine spreads over
+all the libraries; 1-minute load average at the start and after each round:
+{", ".join(f"{x:.1f}" for x in meta.get("load_average", [])) or "not recorded"}.
 Machine: {m["nproc"]} CPUs ({m["cpu"]}), {m["memory_gib"]} GiB, Linux {m["kernel"]},
 Python {m["python"]}, Redis {m["redis"]} on loopback (a fresh
 `{meta.get("redis_command", "redis-server")}` per scenario run).
@@ -217,6 +347,31 @@ the first worker's start to the last completion; in parentheses the steady rate 
 claimed job. All processes share the machine's {m["nproc"]} CPUs with Redis.
 
 {scaling_table(out)}
+
+## Producers: sync, large arguments, many waiters, threads; worker start-up
+
+{producer_tables(out)}
+
+Producer connections are the TCP connections of the producer process to Redis (from its
+own sockets, `/proc/PID/fd`), the most seen at the marks (all waiting; all woken). aqueue's
+also show in `CLIENT LIST` by name (`aqueue:producer:QUEUE` and `...:results`). Wake-up
+latency runs from the job's end (the job returns `time.time()`) to the moment the waiter
+has the result (`time.time()` again), on the same host. "Another call" is the library's
+own progress read (aqueue `counts()`), timed while the waiters wait; 10,000 ms means it did
+not answer within 10 s. The jobs end as fast as the library's worker runs them (the
+spread column): a faster worker hands the producer its wake-ups in a denser burst, and
+the latency includes the time the producer takes to work through it. A waiter that has
+no result after 30 s counts as failed (see Notes). Start-up runs from spawning the worker
+process (`time.time()` in the orchestrator) to the first job's end (the job's
+`time.time()`), with the jobs enqueued before the spawn.
+
+## aqueue's enqueue against its producer before options, signature checks and drafts
+
+`python -m benchmarks.versions` runs commit 699d4eb's `AsyncQueue.enqueue` (the producer
+before the new options, the signature check and the drafts of `client/encoding.py`) and
+today's side by side, with the same interpreter, redis-py and hiredis.
+
+{versions_section(VERSIONS)}
 
 ## Cost per job, every scenario
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import compileall
 import functools
 import hashlib
 import json
@@ -16,12 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks import report, scenarios
+from benchmarks import report, scenarios, scenarios_wait
 from benchmarks.common import RAW_DIR, REDIS_ARGS, RESULTS_DIR, ROOT, RedisServer, median
 from benchmarks.peers import PEERS, TOOLS_REQUIREMENTS, TOOLS_VENV, Peer
 from benchmarks.venvs import ensure_venv, freeze, package_versions
 
-SCENARIOS = ("enqueue", "bulk", "drain", "sleep", "roundtrip", "scale")
+SCENARIOS = ("enqueue", "bulk", "drain", "sleep", "roundtrip", "scale", "sync", "big", "waiters",
+             "threads", "startup")
 SCALE_PROCS = (1, 2, 4)
 
 
@@ -87,6 +89,19 @@ def plan(
     if "scale" in wanted:
         for k in SCALE_PROCS[1:]:
             steps.append((f"scale{k}", functools.partial(_scale, peer=peer, n=drain_n, nprocs=k)))
+    if "sync" in wanted and peer.sync_producer and peer.producer_scenarios:
+        steps.append(("sync", lambda c: scenarios.enqueue(c, peer, sz.sync, False, "sync")))
+    if "big" in wanted and peer.producer_scenarios:
+        extra = ("--payload", str(sz.payload))
+        steps.append(("big", lambda c: scenarios.enqueue(c, peer, sz.big, False, "big", extra)))
+    if "waiters" in wanted and peer.async_waiters:
+        steps.append(("waiters", lambda c: scenarios_wait.waiters(c, peer, sz.waiters)))
+    if "threads" in wanted and peer.sync_producer:
+        thread_jobs = scenarios.sized_drain(peer, sz.thread_jobs)  # not `n`: the lambdas
+        steps.append(("threads",                                   # above capture that one
+                      lambda c: scenarios_wait.threads(c, peer, thread_jobs, sz.threads)))
+    if "startup" in wanted:
+        steps.append(("startup", lambda c: scenarios_wait.startup(c, peer)))
     return steps
 
 
@@ -116,9 +131,18 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def compile_sources() -> None:
+    """Write the bytecode of aqueue and the benchmarks, as installing a wheel does (pip
+    compiles the peers' packages when it installs them): with PYTHONDONTWRITEBYTECODE set,
+    an editable checkout would otherwise be compiled again at every worker start."""
+    for folder in ("aqueue", "benchmarks"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
+
+
 def prepare(peers: list[Peer]) -> dict[str, Any]:
     info: dict[str, Any] = {}
     RAW_DIR.mkdir(parents=True, exist_ok=True)
+    compile_sources()
     for peer in peers:
         if peer.venv is not None:
             try:
@@ -150,29 +174,34 @@ def main(argv: list[str] | None = None) -> int:
     tag = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ctx = scenarios.Ctx(tag)
     results: dict[str, dict[str, Any]] = {}
+    steps = [(peer, key, step) for peer in peers for key, step in plan(peer, sz, args.scenarios)]
+    for peer, key, _ in steps:
+        results.setdefault(peer.name, {})[key] = {"median": None, "runs": [], "errors": []}
+    # Round-robin: run 1 of every step, then run 2 of every step..., so that load from
+    # elsewhere on the machine spreads over all the libraries instead of hitting one.
+    load = [os.getloadavg()[0]]
+    for i in range(args.runs):
+        for peer, key, step in steps:
+            entry = results[peer.name][key]
+            if entry["errors"]:
+                continue  # a broken peer is not run again
+            t0 = time.monotonic()
+            try:
+                entry["runs"].append(step(ctx))
+            except Exception as exc:  # a broken peer must not stop the suite
+                traceback.print_exc(file=sys.stderr)
+                entry["errors"].append(f"{type(exc).__name__}: {str(exc)[-500:]}")
+                continue
+            print(
+                f"  {peer.name:10} {key:9} run {i + 1}/{args.runs} "
+                f"{time.monotonic() - t0:5.1f}s {report.brief(key, entry['runs'][-1])}",
+                flush=True,
+            )
+        load.append(os.getloadavg()[0])
+    for peer, key, _ in steps:
+        entry = results[peer.name][key]
+        entry["median"] = aggregate(entry["runs"]) if entry["runs"] else None
     for peer in peers:
-        results[peer.name] = {}
-        for key, step in plan(peer, sz, args.scenarios):
-            runs: list[dict[str, Any]] = []
-            errors: list[str] = []
-            for i in range(args.runs):
-                t0 = time.monotonic()
-                try:
-                    runs.append(step(ctx))
-                except Exception as exc:  # a broken peer must not stop the suite
-                    traceback.print_exc(file=sys.stderr)
-                    errors.append(f"{type(exc).__name__}: {str(exc)[-500:]}")
-                    break
-                print(
-                    f"  {peer.name:10} {key:9} run {i + 1}/{args.runs} "
-                    f"{time.monotonic() - t0:5.1f}s {report.brief(key, runs[-1])}",
-                    flush=True,
-                )
-            results[peer.name][key] = {
-                "median": aggregate(runs) if runs else None,
-                "runs": runs,
-                "errors": errors,
-            }
         info = peer_info[peer.name]
         info["worker_command"] = sorted(ctx.commands.get(f"{peer.name}:worker", []))
         info["driver_commands"] = sorted(ctx.commands.get(f"{peer.name}:driver", []))
@@ -188,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "aqueue_source_sha256": digest,
             "redis_command": "redis-server --port PORT " + " ".join(a or "''" for a in REDIS_ARGS),
             "duration_s": round(time.monotonic() - started, 1),
+            "load_average": [round(x, 2) for x in load],  # 1-min, before and after each round
             "logs": str(ctx.log_dir.relative_to(ROOT)),
         },
         "peers": peer_info,

@@ -38,10 +38,20 @@ class Sizes:
     sleep: int
     roundtrip: int
     roundtrip_seconds: float
+    sync: int  # sync enqueues, one at a time
+    big: int  # enqueues with a large argument
+    payload: int  # that argument's size, bytes
+    waiters: int  # coroutines waiting at once
+    threads: int  # producer threads sharing one sync producer
+    thread_jobs: int  # jobs over all of them
 
 
-FULL = Sizes(enqueue=5000, bulk=20000, drain=20000, sleep=5000, roundtrip=500, roundtrip_seconds=60)
-QUICK = Sizes(enqueue=1000, bulk=2000, drain=2000, sleep=1000, roundtrip=200, roundtrip_seconds=15)
+FULL = Sizes(enqueue=5000, bulk=20000, drain=20000, sleep=5000, roundtrip=500, roundtrip_seconds=60,
+             sync=5000, big=2000, payload=64 * 1024, waiters=10000, threads=200,
+             thread_jobs=5000)
+QUICK = Sizes(enqueue=1000, bulk=2000, drain=2000, sleep=1000, roundtrip=200, roundtrip_seconds=15,
+              sync=1000, big=300, payload=64 * 1024, waiters=2000, threads=200,
+              thread_jobs=1000)
 
 
 class Ctx:
@@ -114,10 +124,13 @@ def _redis_metrics(a: Snapshot, b: Snapshot, n: int, extra_cmds: float = 0) -> d
     }
 
 
-def enqueue(ctx: Ctx, peer: Peer, n: int, bulk: bool) -> dict[str, Any]:
-    scenario = "bulk" if bulk else "enqueue"
+def enqueue(ctx: Ctx, peer: Peer, n: int, bulk: bool, scenario: str = "",
+            extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """enqueue (one at a time), bulk, sync (one at a time, blocking) or big (one at a
+    time, a large argument): timed in the driver, no worker running."""
+    scenario = scenario or ("bulk" if bulk else "enqueue")
     with RedisServer(ctx.log_dir) as redis:
-        drv = _driver(ctx, peer, redis, scenario, n, [], timeout=600)
+        drv = _driver(ctx, peer, redis, scenario, n, list(extra), timeout=600)
         snaps: dict[str, Snapshot] = {}
         try:
             for ev in drv.events():

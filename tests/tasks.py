@@ -130,7 +130,7 @@ async def whoami_delivery() -> int:
 
 @task(job_timeout=30)
 async def greet(name: str, punctuation: str = "!") -> str:
-    """A typed task (aqueue.task) the workers of the tests may run."""
+    """A typed task (aqueue.tasks) the workers of the tests may run."""
     return f"hello {name}{punctuation}"
 
 

@@ -1,22 +1,52 @@
-"""The ``aqueue`` command, one module per command group."""
+"""The ``aqueue`` command, one module per command group.
+
+``aqueue worker ...`` starts without typer when ``worker_start.parse`` can read its
+arguments (see there); every other command, and ``--help``, goes through the typer app
+(``typer_app()``). Either way a usage error is one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-import typer
-
-from aqueue.cli import alerts, cron, dashboard, demo, flow, info, jobs, worker
-from aqueue.cli.app import app
-
-__all__ = ["alerts", "app", "cron", "dashboard", "demo", "flow", "info", "jobs", "main",
-           "worker"]
+__all__ = ["main", "typer_app"]
 
 
 def main() -> None:
-    """Run the CLI; a usage error is one line on stderr and exit code 2."""
+    argv = sys.argv[1:]
+    if argv[:1] == ["worker"]:
+        from aqueue.cli.worker_start import parse, start_worker
+
+        options = parse(argv[1:])
+        if options is not None:
+            start_worker(options.pop("queues"), **options)
+            return
+    _run_typer()
+
+
+def typer_app() -> Any:
+    """The typer app with every command registered."""
+    from aqueue.cli import (  # noqa: F401  (they register their commands)
+        alerts,
+        cron,
+        dashboard,
+        demo,
+        flow,
+        info,
+        jobs,
+        worker,
+    )
+    from aqueue.cli.app import app
+
+    return app
+
+
+def _run_typer() -> None:
+    import typer
+
     try:
-        code = app(standalone_mode=False)
+        code = typer_app()(standalone_mode=False)
     except typer.Abort:
         _exit("aborted", 130)
     except Exception as exc:
@@ -33,5 +63,7 @@ def main() -> None:
 
 
 def _exit(message: str, code: int) -> None:
+    import typer
+
     typer.secho(message, fg="red", err=True)
     sys.exit(code)

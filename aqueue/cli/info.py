@@ -60,6 +60,10 @@ def _watch(names: list[str], url: str | None, interval: float) -> None:
 
 
 async def _info(names: list[str], url: str | None) -> None:
+    # Imported here, not at the top: `aqueue worker` should not load the producers.
+    from aqueue.client.admin import AsyncAdmin
+    from aqueue.store.server import ping
+
     async with AsyncAdmin(url=url) as admin:
         await ping(admin.store)
         names = names or await admin.queues()

@@ -1,21 +1,15 @@
-"""``aqueue worker``: run jobs from queues."""
+"""``aqueue worker``: run jobs from queues (the typer command; the work is in
+``worker_start``, which also parses the usual arguments without typer)."""
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from typing import Annotated
 
 import typer
 
-from aqueue.cli.app import UrlOption, app, fail, run_async
-from aqueue.cron.load import load_schedules
-from aqueue.errors import AqueueError
-from aqueue.store.urls import default_url
-from aqueue.worker.executor import busy_job_threads
-from aqueue.worker.supervisor import parse_processes, run_supervisor, supervised_by
-from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, Worker
+from aqueue.cli.app import UrlOption, app
+from aqueue.cli.worker_start import start_worker
+from aqueue.worker.worker import DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES
 
 
 @app.command()
@@ -60,110 +54,8 @@ def worker(
                        "enqueued it (needs the otel extra and a configured SDK).")] = False,
 ) -> None:
     """Run jobs from QUEUES."""
-    process_count = 0
-    if processes is not None:
-        try:
-            process_count = parse_processes(processes)
-        except ValueError as exc:
-            fail(str(exc), 2)
-    check_options(threads=threads, grace=grace, max_deliveries=max_deliveries, lease=lease,
-                  log_level=log_level)
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not imports:
-        fail("give at least one --import MODULE: a worker only runs functions defined in "
-             "modules its operator names", 2)
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: modules in the current folder can be imported
-    if processes is not None:  # the workers, not this process, import the modules
-        raise typer.Exit(run_supervisor(sys.argv[sys.argv.index("worker") + 1:],
-                                        processes=process_count, name=name, burst=burst))
-    try:
-        w = Worker(queues, url=url or default_url(), imports=imports, concurrency=concurrency,
-                   burst=burst, threads=threads, serializer=serializer, lease=lease, grace=grace,
-                   max_deliveries=max_deliveries, name=name, log_tracebacks=tracebacks,
-                   cron=load_schedules(cron))
-        if otel:
-            from aqueue.observe.tracing import instrument_worker
-
-            instrument_worker(w)
-    except (AqueueError, ValueError, TypeError) as exc:
-        fail(str(exc), 2)
-    if metrics_port is not None:
-        _serve_metrics(w, metrics_port, metrics_host)
-    try:
-        run_async(_work(w))
-    finally:
-        _exit_without_waiting_for_job_threads()
-
-
-async def _work(w: Worker) -> None:
-    """Run the worker. Jobs that ignored their cancellation are recorded or requeued, but
-    their coroutines still run, and ``asyncio.run()`` would wait for them for ever: exit
-    without waiting."""
-    try:
-        await w.run()
-    finally:
-        if w.abandoned:
-            error = sys.exc_info()[1]
-            if isinstance(error, AqueueError):
-                typer.secho(f"error: {error}", fg="red", err=True)
-            _exit_now(1 if error is not None else 0)
-
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def check_options(*, threads: int | None, grace: float, max_deliveries: int, lease: float,
-                  log_level: str) -> None:
-    """One line and exit code 2 for an option out of range, before anything starts."""
-    if threads is not None and threads < 1:
-        fail(f"--threads must be at least 1, got {threads}", 2)
-    if grace < 0:
-        fail(f"--grace must be 0 or more seconds, got {grace:g}", 2)
-    if max_deliveries < 0:
-        fail(f"--max-deliveries must be 0 (no limit) or more, got {max_deliveries}", 2)
-    if not lease > 0:
-        fail(f"--lease must be more than 0 seconds, got {lease:g}", 2)
-    if log_level.upper() not in LOG_LEVELS:
-        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}", 2)
-
-
-def _serve_metrics(w: Worker, port: int, host: str) -> None:
-    """Attach metrics to the worker and serve them; under a supervisor, worker NAME.i
-    takes port + i - 1, so that the processes do not compete for one port."""
-    from aqueue.observe.metrics import WorkerMetrics
-
-    index = w.name.rsplit(".", 1)[-1]
-    if port and supervised_by() and index.isdigit():
-        port += int(index) - 1
-    metrics = WorkerMetrics()
-    metrics.attach(w)
-    try:
-        bound = metrics.serve(port, host)
-    except OSError as exc:
-        typer.secho(f"error: cannot serve metrics on {host}:{port}: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    logging.getLogger("aqueue.metrics").info("metrics on http://%s:%d/metrics", host, bound)
-
-
-def _exit_without_waiting_for_job_threads() -> None:
-    """A plain ``def`` job past its timeout, or handed back at shutdown, may still be running
-    in a thread Python cannot stop; the job is already recorded or requeued, so do not let
-    it hold the process (and a deploy) hostage."""
-    stuck = busy_job_threads()
-    if stuck:
-        logging.getLogger("aqueue.worker").warning(
-            "%d job thread(s) still running (plain def jobs past their timeout or handed "
-            "back); exiting without waiting for them", stuck)
-        code = sys.exc_info()[1]
-        _exit_now(code.exit_code if isinstance(code, typer.Exit) else 0)
-
-
-def _exit_now(code: int) -> None:
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
+    start_worker(queues, url=url, concurrency=concurrency, imports=imports, burst=burst,
+                 threads=threads, serializer=serializer, lease=lease, grace=grace,
+                 max_deliveries=max_deliveries, name=name, log_level=log_level,
+                 tracebacks=tracebacks, cron=cron, processes=processes,
+                 metrics_port=metrics_port, metrics_host=metrics_host, otel=otel)

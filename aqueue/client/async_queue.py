@@ -30,7 +30,7 @@ from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER
 from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
 from aqueue.store.store import Store
-from aqueue.task import AsyncTask, Task
+from aqueue.tasks import AsyncTask, Task
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -114,7 +114,7 @@ class AsyncQueue(QueueBase):
 
     async def _execute(self, step: Step) -> Any:
         if isinstance(step, Script):
-            return await self.store.script(step.name, step.keys, step.args)
+            return await self.store.script(step.name, step.keys, step.args, before=step.before)
         if isinstance(step, Call):
             return await self.store.call(*step.command, key=step.key)
         if isinstance(step, Many):

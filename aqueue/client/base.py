@@ -15,6 +15,7 @@ from aqueue.options import (
     DEFAULT_JOB_TIMEOUT,
     DEFAULT_RESULT_TTL,
     KEEP_FOREVER,
+    OPTION_NAMES,
     QueueDefaults,
     split_options,
 )
@@ -43,6 +44,8 @@ class QueueBase:
 
     def _draft(self, fn: FunctionRef, args: Sequence[Any], kwargs: dict[str, Any]) -> Draft:
         """``fn(*args, **kwargs)``, with option names picked out of ``kwargs``."""
+        if not kwargs or OPTION_NAMES.isdisjoint(kwargs):  # the usual case, without a copy
+            return self.encoder.draft(fn, args, kwargs, {})
         options, kwargs = split_options(kwargs)
         return self.encoder.draft(fn, args, kwargs, dict(options))
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from aqueue.client.ops import Op, QueueOps
+from aqueue.client.ops import Call, Op, QueueOps
 from aqueue.errors import QueueClosed
 from aqueue.store.errors import redirect_of
 from aqueue.store.pubsub import Subscriber
@@ -26,6 +26,17 @@ from aqueue.store.urls import Address
 
 Runner = Callable[[Op[Any]], Awaitable[Any]]
 MAX_REDIRECTS = 8
+
+
+ENDED = (b"finished", b"failed", b"canceled")
+
+
+def _ended(ops: QueueOps, job_id: str) -> Op[dict[bytes, bytes] | None]:
+    """The job's hash if it has ended, in one HGETALL (no script: a woken waiter's job has
+    ended, unless it was requeued since); None sends the waiter back to ``watch``."""
+    reply = yield Call(("HGETALL", ops.keys.job(job_id)), ops.keys.queued)
+    data: dict[bytes, bytes] = dict(zip(reply[::2], reply[1::2], strict=True))
+    return data if data.get(b"status") in ENDED else None
 
 
 class ResultListener:
@@ -49,17 +60,23 @@ class ResultListener:
         waiters = self._waiters.setdefault(channel, set())
         wake: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         waiters.add(wake)
+        notice = b""
         try:
             while True:
-                await self._subscribe(channel)
-                data: dict[bytes, bytes] | None = await run(ops.watch(job_id))
+                data: dict[bytes, bytes] | None = None
+                if notice == b"end":  # announced by the script that ended it: read it back
+                    data = await run(_ended(ops, job_id))
+                if data is None:
+                    await self._subscribe(channel)
+                    data = await run(ops.watch(job_id))
                 if data is not None:
                     return data
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
                 try:
-                    await asyncio.wait_for(asyncio.shield(wake), remaining)
+                    async with asyncio.timeout(remaining):
+                        notice = await wake
                 except TimeoutError:
                     raise TimeoutError(f"job {job_id} did not finish within {timeout} s") from None
                 waiters.discard(wake)

@@ -41,6 +41,7 @@ class Script:
     name: str
     keys: list[str]
     args: list[Any]
+    before: tuple[tuple[Any, ...], ...] = ()  # commands run first, in one MULTI with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +114,15 @@ class QueueOps:
         return (yield from self._enqueue(drafts))
 
     def _enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
-        argv: list[Any] = [len(drafts), self.name]
-        for draft in drafts:
-            argv += draft.wire()
-        step = Script("enqueue", self.block, argv)
+        if len(drafts) == 1 and drafts[0].written_apart:
+            draft = drafts[0]
+            step = Script("enqueue", self.block, [1, self.name, *draft.wire(False)], before=(
+                ("HSET", self.keys.job(draft.id), "args", draft.args, "kwargs", draft.kwargs),))
+        else:
+            argv: list[Any] = [len(drafts), self.name]
+            for draft in drafts:
+                argv += draft.wire()
+            step = Script("enqueue", self.block, argv)
         try:
             reply = yield step
         except ConnectionLost as exc:

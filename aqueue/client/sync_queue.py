@@ -37,7 +37,7 @@ from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER
 from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
 from aqueue.store.sync_store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, SyncStore
-from aqueue.task import SyncTask, Task
+from aqueue.tasks import SyncTask, Task
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -120,7 +120,7 @@ class Queue(QueueBase):
 
     def _execute(self, step: Step) -> Any:
         if isinstance(step, Script):
-            return self.store.script(step.name, step.keys, step.args)
+            return self.store.script(step.name, step.keys, step.args, before=step.before)
         if isinstance(step, Call):
             return self.store.call(*step.command, key=step.key)
         if isinstance(step, Many):

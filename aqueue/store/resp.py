@@ -33,6 +33,27 @@ class _Protocol(asyncio.Protocol):
         self.lost: Exception | None = None
         self.reply_timeout = reply_timeout
         self._timer: asyncio.TimerHandle | None = None
+        self._unsent: list[bytes] = []
+
+    def send(self, data: bytes, busy: bool) -> None:
+        """Write ``data``. On an idle connection (``busy``: other replies outstanding) it
+        goes out at once; while others are in flight, what the coroutines of one event-loop
+        pass send is gathered into one write at the end of the pass: one system call, not
+        one per command, when 10,000 waiters woken at once each send a command, and no
+        extra loop pass for a lone command."""
+        if not (busy or self._unsent):
+            assert self.transport is not None
+            self.transport.write(data)
+            return
+        if not self._unsent:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._unsent.append(data)
+
+    def _flush(self) -> None:
+        data = b"".join(self._unsent) if len(self._unsent) > 1 else self._unsent[0]
+        self._unsent.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -155,12 +176,17 @@ class RespConnection:
     async def call(self, *args: Any, timeout: float | None = None) -> Any:
         """Send one command; return its reply, raise its error reply as ResponseError.
         ``timeout``: how long the reply may take beyond the usual (for blocking commands)."""
-        protocol = await self._ready()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        protocol = self._protocol
+        # _ready()'s checks inline: one coroutine less per command
+        if (protocol is None or protocol.lost is not None or protocol.transport is None
+                or protocol.transport.is_closing() or self._loop is not loop):
+            protocol = await self._connect()
+        future: asyncio.Future[Any] = loop.create_future()
+        busy = bool(protocol.waiting)
         protocol.waiting.append(
             (future, time.monotonic() + self.reply_timeout + (timeout or 0.0)))
-        assert protocol.transport is not None
-        protocol.transport.write(hiredis.pack_command(args))
+        protocol.send(hiredis.pack_command(args), busy)
         return await future
 
     async def call_many(self, commands: list[Command]) -> list[Any]:
@@ -169,17 +195,30 @@ class RespConnection:
         protocol = await self._ready()
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.reply_timeout
+        busy = bool(protocol.waiting)
         futures = []
         for _ in commands:
             future: asyncio.Future[Any] = loop.create_future()
             protocol.waiting.append((future, deadline))
             futures.append(future)
-        assert protocol.transport is not None
-        protocol.transport.write(b"".join(hiredis.pack_command(c) for c in commands))
-        replies = await asyncio.gather(*futures, return_exceptions=True)
-        for reply in replies:
-            if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
-                raise reply
+        protocol.send(b"".join(hiredis.pack_command(c) for c in commands), busy)
+        # Replies come in order, so once the last one is in, all are: await it alone
+        # (gather would add a callback per command and a future of its own).
+        try:
+            await futures[-1]
+        except ResponseError:
+            pass
+        except BaseException:
+            for future in futures[:-1]:
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: no "never retrieved" warnings
+            raise
+        replies: list[Any] = []
+        for future in futures:
+            error = future.exception()
+            if error is not None and not isinstance(error, ResponseError):
+                raise error
+            replies.append(future.result() if error is None else error)
         return replies
 
     async def _ready(self) -> _Protocol:

@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from aqueue.store import transaction
 from aqueue.store.clients import config_from_client
 from aqueue.store.durable import NotReplicated, check_replicated, first_reply, wait_command
 from aqueue.store.errors import (
@@ -82,16 +83,21 @@ class Store:
         return await self._send(key, command, retry_sent=retry_sent)
 
     async def script(self, name: str, keys: list[str], args: list[Any], *,
-                     retry_sent: bool = False) -> Any:
+                     retry_sent: bool = False, before: tuple[Command, ...] = ()) -> Any:
         """Run ``scripts/<name>.lua`` by SHA on the server of ``keys[0]``; loaded there first
-        if that server does not know it (a new node, a restart, SCRIPT FLUSH)."""
+        if that server does not know it (a new node, a restart, SCRIPT FLUSH). ``before``:
+        commands for the same slot, run first in one MULTI with the script; they must be
+        safe to run twice (they are sent again when the script had to be loaded)."""
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
         source = script_source(name)
         then = wait_command(self.config, name)
         for attempt in range(self._connect_attempts() if retry_sent else 1):
             try:
-                reply = await self._send(keys[0], command, retry_sent=retry_sent,
-                                         source=source, then=then)
+                if before:
+                    reply = await self._transaction(keys[0], [*before, command], source, then)
+                else:
+                    reply = await self._send(keys[0], command, retry_sent=retry_sent,
+                                             source=source, then=then)
             except ResponseError as exc:
                 raise explain_script_error(name, source, exc) from None
             if then is None:
@@ -105,6 +111,41 @@ class Store:
                     raise
                 await _pause(attempt + 1)
         raise AssertionError("unreachable")
+
+    async def _transaction(self, key: str | bytes, commands: list[Command], source: str,
+                           then: Command | None = None) -> Any:
+        """The commands in one MULTI/EXEC; ``then`` (a WAIT) right behind it: the reply is
+        then the pair (the last command's reply, the reply of ``then``)."""
+        block = transaction.wrap(commands) + ([then] if then is not None else [])
+        for attempt in range(1, transaction.MAX_ATTEMPTS + 1):
+            address = await self.router.address_for(key)
+            connection = self.connection(address)
+            try:
+                replies = await connection.call_many(block)
+                if then is None:
+                    return transaction.result(replies)
+                return transaction.result(replies[:-1]), replies[-1]
+            except NoScriptError:
+                await connection.call("SCRIPT", "LOAD", source)
+            except ResponseError as exc:
+                redirect = redirect_of(exc)
+                if redirect is not None:
+                    self._learn(address, redirect)
+                    if redirect.ask:  # the slot is migrating: wait for it to land (then MOVED)
+                        await _pause(attempt)
+                elif self.mode != "standalone" and (
+                        is_not_primary(exc) or str(exc).startswith(_RETRY_LATER)):
+                    self.router.not_primary(address)
+                    await _pause(attempt)
+                else:
+                    raise
+            except ConnectionLost as exc:
+                self.router.lost(address)
+                if exc.sent or attempt >= self._connect_attempts():
+                    raise
+                if attempt > 1:
+                    await _pause(attempt)
+        raise ConnectionLost(f"too many redirects for {commands[-1][0]}", sent=False)
 
     async def call_many(self, commands: list[Command], *, key: str | bytes | None = None
                         ) -> list[Any]:

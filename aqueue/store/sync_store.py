@@ -9,18 +9,16 @@ named again after a failover, and only safe retries.
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import random
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from aqueue.errors import AqueueError
+from aqueue.store import transaction
 from aqueue.store.clients import config_from_client
 from aqueue.store.durable import NotReplicated, check_replicated, first_reply, wait_command
 from aqueue.store.errors import ConnectionLost, explain_script_error, is_not_primary, redirect_of
@@ -40,36 +38,66 @@ class PoolExhausted(AqueueError):
 
 
 class _Pool:
+    """Idle connections under one lock; a thread waits only when all are busy. (A
+    BoundedSemaphore and a LifoQueue cost ~10 us per command in Python-level locking.)"""
+
     def __init__(self, config: ServerConfig, address: Address, size: int, name: str | None):
         self.config, self.address, self.name = config, address, name
-        self.idle: queue.LifoQueue[SyncConnection] = queue.LifoQueue()
-        self.slots = threading.BoundedSemaphore(size)
+        self.idle: list[SyncConnection] = []
         self.size = size
+        self.busy = 0
+        self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
+        self._waiting = 0
 
-    @contextlib.contextmanager
-    def borrow(self, timeout: float) -> Iterator[SyncConnection]:
-        if not self.slots.acquire(timeout=timeout):
-            raise PoolExhausted(f"all {self.size} connections to Redis at {self.address} were "
-                                f"busy for {timeout:g} s; raise pool_size or pool_timeout")
-        try:
-            try:
-                connection = self.idle.get_nowait()
-            except queue.Empty:
-                connection = SyncConnection(self.config, self.address, name=self.name)
-            try:
-                yield connection
-            finally:
-                if not connection.broken:
-                    self.idle.put(connection)
-        finally:
-            self.slots.release()
+    def borrow(self, timeout: float) -> _Borrowed:
+        return _Borrowed(self, timeout)
+
+    def acquire(self, timeout: float) -> SyncConnection:
+        with self._lock:
+            if self.busy >= self.size:
+                self._waiting += 1
+                try:
+                    if not self._freed.wait_for(lambda: self.busy < self.size, timeout):
+                        raise PoolExhausted(
+                            f"all {self.size} connections to Redis at {self.address} were "
+                            f"busy for {timeout:g} s; raise pool_size or pool_timeout")
+                finally:
+                    self._waiting -= 1
+            self.busy += 1
+            if self.idle:
+                return self.idle.pop()
+        return SyncConnection(self.config, self.address, name=self.name)
+
+    def release(self, connection: SyncConnection) -> None:
+        with self._lock:
+            self.busy -= 1
+            if not connection.broken:
+                self.idle.append(connection)
+            if self._waiting:
+                self._freed.notify()
 
     def close(self) -> None:
-        while True:
-            try:
-                self.idle.get_nowait().close()
-            except queue.Empty:
-                return
+        with self._lock:
+            idle, self.idle = self.idle, []
+        for connection in idle:
+            connection.close()
+
+
+class _Borrowed:
+    """``with pool.borrow(timeout) as connection:`` (a class: cheaper than a generator)."""
+
+    __slots__ = ("connection", "pool", "timeout")
+
+    def __init__(self, pool: _Pool, timeout: float) -> None:
+        self.pool, self.timeout = pool, timeout
+
+    def __enter__(self) -> SyncConnection:
+        self.connection = self.pool.acquire(self.timeout)
+        return self.connection
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.release(self.connection)
 
 
 class SyncStore:
@@ -194,15 +222,19 @@ class SyncStore:
         return self._send(key, command, retry_sent=retry_sent)
 
     def script(self, name: str, keys: list[str], args: list[Any], *,
-               retry_sent: bool = False) -> Any:
+               retry_sent: bool = False, before: tuple[Command, ...] = ()) -> Any:
+        """See ``Store.script``."""
         command = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
         source = script_source(name)
         then = wait_command(self.config, name)
         attempts = (2 if self.mode == "standalone" else 7) if retry_sent else 1
         for attempt in range(attempts):
             try:
-                reply = self._send(keys[0], command, retry_sent=retry_sent, source=source,
-                                   then=then)
+                if before:
+                    reply = self._transaction(keys[0], [*before, command], source, then)
+                else:
+                    reply = self._send(keys[0], command, retry_sent=retry_sent, source=source,
+                                       then=then)
             except ResponseError as exc:
                 raise explain_script_error(name, source, exc) from None
             if then is None:
@@ -216,6 +248,42 @@ class SyncStore:
                     raise
                 _pause(attempt + 1)
         raise AssertionError("unreachable")
+
+    def _transaction(self, key: str | bytes, commands: list[Command], source: str,
+                     then: Command | None = None) -> Any:
+        """See ``Store._transaction``."""
+        block = transaction.wrap(commands) + ([then] if then is not None else [])
+        for attempt in range(1, transaction.MAX_ATTEMPTS + 1):
+            address = self.address_for(key)
+            try:
+                with self._pool(address).borrow(self.pool_timeout) as connection:
+                    try:
+                        replies = connection.call_many(block)
+                        if then is None:
+                            return transaction.result(replies)
+                        return transaction.result(replies[:-1]), replies[-1]
+                    except NoScriptError:
+                        connection.call("SCRIPT", "LOAD", source)
+            except NoScriptError:
+                raise
+            except ResponseError as exc:
+                ask = self._learn(address, exc)
+                if redirect_of(exc) is not None:
+                    if ask is not None:  # the slot is migrating: wait for it to land
+                        _pause(attempt)
+                    continue
+                if self.mode != "standalone" and (is_not_primary(exc)
+                                                  or str(exc).startswith(_RETRY_LATER)):
+                    _pause(attempt)
+                    continue
+                raise
+            except ConnectionLost as exc:
+                self._learn(address, exc)
+                if exc.sent or attempt >= (2 if self.mode == "standalone" else 7):
+                    raise
+                if attempt > 1:
+                    _pause(attempt)
+        raise ConnectionLost(f"too many redirects for {commands[-1][0]}", sent=False)
 
     def call_many(self, commands: list[Command], *, key: str | bytes | None = None) -> list[Any]:
         address = self.address_for(key)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name, in_progress_key_prefix, result_key_prefix
+from arq.jobs import Job
 
 from benchmarks.drivers.base import main
 
-FUNCS = {"noop": "noop", "sleep": "sleep_job"}
+FUNCS = {"noop": "noop", "sleep": "sleep_job", "stamp": "stamp", "sink": "sink"}
 
 
 class ArqAdapter:
@@ -27,9 +30,9 @@ class ArqAdapter:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def enqueue(self, kind: str) -> None:
+    async def enqueue(self, kind: str, *args: Any) -> None:
         assert self.redis is not None
-        job = await self.redis.enqueue_job(FUNCS[kind])
+        job = await self.redis.enqueue_job(FUNCS[kind], *args)
         assert job is not None
         self.first_id = self.first_id or job.job_id
         self.total += 1
@@ -53,6 +56,17 @@ class ArqAdapter:
         job = await self.redis.enqueue_job("noop")
         assert job is not None
         await job.result(timeout=30)  # polls every 0.5 s (arq's default poll_delay)
+
+    async def submit(self, kind: str) -> Job:
+        assert self.redis is not None
+        job = await self.redis.enqueue_job(FUNCS[kind])
+        assert job is not None
+        self.first_id = self.first_id or job.job_id
+        self.total += 1
+        return job
+
+    async def result(self, handle: Job, timeout: float) -> Any:
+        return await handle.result(timeout=timeout)  # polls every 0.5 s
 
 
 if __name__ == "__main__":

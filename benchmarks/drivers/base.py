@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import random
 import sys
 import time
 from typing import Any, Protocol
@@ -24,13 +26,15 @@ BULK_BATCH = 1000
 
 
 class Adapter(Protocol):
-    """What each library's driver implements. `kind` is "noop" or "sleep"."""
+    """What each library's driver implements. `kind` names a job of tasks/<lib>_tasks.py:
+    "noop", "sleep", "stamp" (returns time.time() when it ends) or "sink" (takes one
+    argument). The sync methods exist only for libraries with a sync producer."""
 
     has_bulk: bool
 
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
-    async def enqueue(self, kind: str) -> None: ...
+    async def enqueue(self, kind: str, *args: Any) -> None: ...
     async def enqueue_bulk(self, kind: str, n: int) -> None: ...
     async def progress(self) -> tuple[int | None, int]:
         """(jobs still waiting to be picked up, or None if unknown; jobs completed)."""
@@ -39,6 +43,18 @@ class Adapter(Protocol):
     async def roundtrip(self) -> None:
         """Enqueue a no-op job and wait for its result the library's own way."""
         ...
+
+    async def submit(self, kind: str) -> Any:
+        """Enqueue a job; returns the library's handle to it."""
+        ...
+
+    async def result(self, handle: Any, timeout: float) -> Any:
+        """Wait for the job's return value the library's own way."""
+        ...
+
+    def enqueue_sync(self, kind: str, *args: Any) -> None: ...
+    def submit_sync(self, kind: str) -> Any: ...
+    def result_sync(self, handle: Any, timeout: float) -> Any: ...
 
 
 class Channel:
@@ -92,6 +108,39 @@ async def scenario_enqueue(ch: Channel, ad: Adapter, args: argparse.Namespace) -
             await ad.enqueue_bulk("noop", min(args.batch, args.n - start))
     else:
         await _enqueue_loop(ad, "noop", args.n)
+    elapsed, client_cpu = time.perf_counter() - t0, cpu() - c0
+    ch.mark("end")
+    return {"n": args.n, "elapsed": elapsed, "client_cpu": client_cpu}
+
+
+def payload(size: int) -> str:
+    """`size` ASCII characters that do not compress to nothing (the same in every driver)."""
+    rnd = random.Random(42)
+    return base64.b64encode(rnd.randbytes(size * 3 // 4 + 3)).decode()[:size]
+
+
+async def scenario_big(ch: Channel, ad: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """Enqueue jobs with one large argument, one at a time, each awaited."""
+    data = payload(args.payload)
+    for _ in range(10):
+        await ad.enqueue("sink", data)
+    ch.mark("start")
+    c0, t0 = cpu(), time.perf_counter()
+    for _ in range(args.n):
+        await ad.enqueue("sink", data)
+    elapsed, client_cpu = time.perf_counter() - t0, cpu() - c0
+    ch.mark("end")
+    return {"n": args.n, "elapsed": elapsed, "client_cpu": client_cpu}
+
+
+async def scenario_sync(ch: Channel, ad: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """Enqueue no-op jobs one at a time with the library's sync (blocking) producer."""
+    for _ in range(10):
+        ad.enqueue_sync("noop")
+    ch.mark("start")
+    c0, t0 = cpu(), time.perf_counter()
+    for _ in range(args.n):
+        ad.enqueue_sync("noop")
     elapsed, client_cpu = time.perf_counter() - t0, cpu() - c0
     ch.mark("end")
     return {"n": args.n, "elapsed": elapsed, "client_cpu": client_cpu}
@@ -154,28 +203,35 @@ async def scenario_roundtrip(ch: Channel, ad: Adapter, args: argparse.Namespace)
     }
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, Any] = {
     "enqueue": scenario_enqueue,
     "bulk": scenario_enqueue,
+    "big": scenario_big,
+    "sync": scenario_sync,
     "drain": scenario_drain,
     "roundtrip": scenario_roundtrip,
 }
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(scenarios: dict[str, Any]) -> argparse.Namespace:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
+    ap.add_argument("--scenario", choices=sorted(scenarios), required=True)
     ap.add_argument("--url", required=True)
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--kind", choices=("noop", "sleep"), default="noop")
     ap.add_argument("--batch", type=int, default=BULK_BATCH)
     ap.add_argument("--max-seconds", type=float, default=60.0)
+    ap.add_argument("--payload", type=int, default=64 * 1024, help="argument size (big)")
+    ap.add_argument("--threads", type=int, default=200, help="producer threads (threads)")
     return ap.parse_args()
 
 
 def main(make_adapter: Any) -> None:
     """Entry point of a driver module: `main(lambda url: MyAdapter(url))`."""
-    args = parse_args()
+    from benchmarks.drivers.waiting import WAITING_SCENARIOS
+
+    scenarios = {**SCENARIOS, **WAITING_SCENARIOS}
+    args = parse_args(scenarios)
     os.environ["BENCH_REDIS_URL"] = args.url
     ch = Channel()
 
@@ -183,7 +239,7 @@ def main(make_adapter: Any) -> None:
         ad: Adapter = make_adapter(args.url)
         await ad.connect()
         try:
-            return await SCENARIOS[args.scenario](ch, ad, args)
+            return await scenarios[args.scenario](ch, ad, args)  # type: ignore[no-any-return]
         finally:
             await ad.close()
 

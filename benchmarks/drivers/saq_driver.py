@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from saq import Status
+from typing import Any
+
+from saq import Job, Status
 
 from benchmarks.drivers.base import main
 from benchmarks.tasks.saq_tasks import settings
 
-FUNCS = {"noop": "noop", "sleep": "sleep_job"}
+FUNCS = {"noop": "noop", "sleep": "sleep_job", "stamp": "stamp", "sink": "sink"}
 WAKEUP_TIMEOUT = 1.0  # seconds to wait for SAQ's completion notice before re-reading the job
 
 
@@ -25,8 +27,8 @@ class SaqAdapter:
     async def close(self) -> None:
         await self.queue.disconnect()
 
-    async def enqueue(self, kind: str) -> None:
-        await self.queue.enqueue(FUNCS[kind])
+    async def enqueue(self, kind: str, *args: Any) -> None:
+        await self.queue.enqueue(FUNCS[kind], **({"data": args[0]} if args else {}))
         self.total += 1
 
     async def enqueue_bulk(self, kind: str, n: int) -> None:
@@ -49,6 +51,18 @@ class SaqAdapter:
             if job.status not in (Status.COMPLETE, Status.FAILED):
                 raise
             self.missed_wakeups += 1
+
+    async def submit(self, kind: str) -> Job:
+        job = await self.queue.enqueue(FUNCS[kind])
+        assert job is not None
+        self.total += 1
+        return job
+
+    async def result(self, handle: Job, timeout: float) -> Any:
+        await handle.refresh(until_complete=timeout)  # pub/sub, as in roundtrip
+        if handle.status != Status.COMPLETE:
+            raise RuntimeError(f"job {handle.status}")
+        return handle.result
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.drivers.base import main
-from benchmarks.tasks.streaq_tasks import noop, sleep_job, worker
+from benchmarks.tasks.streaq_tasks import noop, sink, sleep_job, stamp, worker
 
-FUNCS: dict[str, Any] = {"noop": noop, "sleep": sleep_job}
+FUNCS: dict[str, Any] = {"noop": noop, "sleep": sleep_job, "stamp": stamp, "sink": sink}
 GROUP = "workers"
 
 
@@ -24,8 +24,8 @@ class StreaqAdapter:
     async def close(self) -> None:
         await worker.__aexit__(None, None, None)
 
-    async def enqueue(self, kind: str) -> None:
-        await FUNCS[kind].enqueue()
+    async def enqueue(self, kind: str, *args: Any) -> None:
+        await FUNCS[kind].enqueue(*args)
         self.total += 1
 
     async def enqueue_bulk(self, kind: str, n: int) -> None:
@@ -43,6 +43,14 @@ class StreaqAdapter:
     async def roundtrip(self) -> None:
         task = await noop.enqueue()
         await task.result(timeout=30)  # waits on streaq's pub/sub channel
+
+    async def submit(self, kind: str) -> Any:
+        task = await FUNCS[kind].enqueue()
+        self.total += 1
+        return task
+
+    async def result(self, handle: Any, timeout: float) -> Any:
+        return (await handle.result(timeout=int(timeout))).result  # pub/sub
 
 
 if __name__ == "__main__":

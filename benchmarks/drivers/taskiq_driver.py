@@ -7,9 +7,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from benchmarks.drivers.base import main
-from benchmarks.tasks.taskiq_tasks import broker, noop, sleep_job
+from benchmarks.tasks.taskiq_tasks import broker, noop, sink, sleep_job, stamp
 
-FUNCS: dict[str, Any] = {"noop": noop, "sleep": sleep_job}
+FUNCS: dict[str, Any] = {"noop": noop, "sleep": sleep_job, "stamp": stamp, "sink": sink}
 
 
 class TaskiqAdapter:
@@ -26,8 +26,8 @@ class TaskiqAdapter:
         await broker.shutdown()
         await self.redis.aclose()
 
-    async def enqueue(self, kind: str) -> None:
-        await FUNCS[kind].kiq()
+    async def enqueue(self, kind: str, *args: Any) -> None:
+        await FUNCS[kind].kiq(*args)
         self.total += 1
 
     async def enqueue_bulk(self, kind: str, n: int) -> None:
@@ -49,6 +49,17 @@ class TaskiqAdapter:
         res = await task.wait_result(timeout=30)  # polls every 0.2 s (taskiq's default)
         if res.is_err:
             raise RuntimeError(res.error)
+
+    async def submit(self, kind: str) -> Any:
+        task = await FUNCS[kind].kiq()
+        self.total += 1
+        return task
+
+    async def result(self, handle: Any, timeout: float) -> Any:
+        res = await handle.wait_result(timeout=timeout)  # polls every 0.2 s
+        if res.is_err:
+            raise RuntimeError(res.error)
+        return res.return_value
 
 
 if __name__ == "__main__":

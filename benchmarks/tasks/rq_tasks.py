@@ -9,3 +9,11 @@ def noop() -> None:
 
 def sleep_job() -> None:
     time.sleep(0.05)
+
+
+def stamp() -> float:
+    return time.time()
+
+
+def sink(data: str) -> None:
+    return None

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import time
 
 from streaq import Worker
 
@@ -20,3 +21,13 @@ async def noop() -> None:
 @worker.task()
 async def sleep_job() -> None:
     await asyncio.sleep(0.05)
+
+
+@worker.task()
+async def stamp() -> float:
+    return time.time()
+
+
+@worker.task()
+async def sink(data: str) -> None:
+    return None

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import time
 
 from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
@@ -20,3 +21,13 @@ async def noop() -> None:
 @broker.task
 async def sleep_job() -> None:
     await asyncio.sleep(0.05)
+
+
+@broker.task
+async def stamp() -> float:
+    return time.time()
+
+
+@broker.task
+async def sink(data: str) -> None:
+    return None

@@ -128,5 +128,9 @@ local function index_enqueued(K, fields, id, score, first, last, replacing)
       kwargs = ARGV[i + 1]
     end
   end
+  if args == nil then  -- large arguments were written by an HSET of their own, just before
+    local stored = redis.call("HMGET", K.job .. id, "args", "kwargs")
+    args, kwargs = stored[1], stored[2]
+  end
   index_job(K, fields, id, score, func, args, kwargs)
 end
