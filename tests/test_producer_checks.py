@@ -97,6 +97,22 @@ async def test_a_write_redis_refuses_does_not_poison_the_next_call(redis_url: st
             admin.config_set("proto-max-bulk-len", 512 * 1024 * 1024)
 
 
+def test_a_write_redis_refuses_does_not_poison_the_next_sync_call(redis_url: str) -> None:
+    """The same through the sync Queue: an argument over proto-max-bulk-len (written apart
+    from the script, in a MULTI) is PayloadTooLarge, and the next enqueue works."""
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.config_set("proto-max-bulk-len", 1024 * 1024)
+    try:
+        with Queue("poison-sync", url=redis_url) as queue:
+            with pytest.raises(PayloadTooLarge, match="proto-max-bulk-len"):
+                queue.enqueue(tasks.echo, "x" * (2 * 1024 * 1024))
+            job = queue.enqueue(tasks.echo, "next")
+            assert queue.fetch_job(job.id).status is JobStatus.QUEUED
+    finally:
+        with redis.Redis.from_url(redis_url) as admin:
+            admin.config_set("proto-max-bulk-len", 512 * 1024 * 1024)
+
+
 async def test_a_closed_queue_refuses_to_be_used(queue: AsyncQueue, redis: Redis) -> None:
     await queue.enqueue(tasks.add, 1, 1)
     await queue.close()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.exceptions import ResponseError
 
 from aqueue.client.encoding import Draft
-from aqueue.errors import EnqueueUncertain, JobExistsError, NoSuchJobError
+from aqueue.errors import EnqueueUncertain, JobExistsError, NoSuchJobError, PayloadTooLarge
 from aqueue.job import JobStatus
 from aqueue.observe import hooks
 from aqueue.store import keys
@@ -83,6 +83,8 @@ class QueueCounts:
 LISTED_STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled")
 PAGE_LIMIT = 1000
 
+REDIS_BULK_LIMIT = 512 * 1024 * 1024  # proto-max-bulk-len's default
+
 
 class QueueOps:
     """What producers send for one queue."""
@@ -91,20 +93,39 @@ class QueueOps:
         self.name = name
         self.keys = QueueKeys.for_queue(name)
         self.block = self.keys.script_keys()
+        self.bulk_limit = REDIS_BULK_LIMIT  # until the server says
 
     def missing(self, job_id: str, why: str = "it may have expired") -> NoSuchJobError:
         return NoSuchJobError(f"no job {job_id} in queue {self.name!r} ({why})")
 
     def first_use(self) -> Op[str | None]:
-        """Register the queue's name (for discovery across a cluster) and read the eviction
-        policy of its server; returns the policy, or None if Redis will not say."""
+        """Register the queue's name (for discovery across a cluster) and read its server's
+        eviction policy and largest accepted argument (``bulk_limit``, checked before each
+        enqueue); returns the policy, or None if Redis will not say."""
         replies = yield Many([("SADD", keys.QUEUES, self.name)], key=keys.QUEUES)
         del replies
         try:
-            reply = yield Call(("CONFIG", "GET", "maxmemory-policy"), key=self.keys.queued)
+            reply = yield Call(("CONFIG", "GET", "maxmemory-policy", "proto-max-bulk-len"),
+                               key=self.keys.queued)
         except ResponseError:  # an ACL without CONFIG, or a managed Redis that hides it
             return None
-        return reply[1].decode() if reply and len(reply) > 1 else None
+        pairs = zip(reply[::2], reply[1::2], strict=True) if reply else ()
+        config = {bytes(k).decode(): bytes(v).decode() for k, v in pairs}
+        if config.get("proto-max-bulk-len", "").isdigit():
+            self.bulk_limit = int(config["proto-max-bulk-len"])
+        return config.get("maxmemory-policy")
+
+    def _check_bulk(self, drafts: Sequence[Draft]) -> None:
+        """Redis drops the connection on an argument over its proto-max-bulk-len, which
+        would look like a lost write: refuse it before sending."""
+        for draft in drafts:
+            size = max(len(draft.args), len(draft.kwargs))
+            if size > self.bulk_limit:
+                raise PayloadTooLarge(
+                    f"cannot enqueue job {draft.id} to {self.name!r}: its arguments take "
+                    f"{size:,} bytes, over the server's proto-max-bulk-len of "
+                    f"{self.bulk_limit:,}; lower this queue's max_payload, or store large data "
+                    "elsewhere and pass a reference")
 
     def enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
         """Write the jobs (one script call); returns Redis's time of the write. A reply lost
@@ -114,6 +135,8 @@ class QueueOps:
         return (yield from self._enqueue(drafts))
 
     def _enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
+        if self.bulk_limit < REDIS_BULK_LIMIT:
+            self._check_bulk(drafts)
         if len(drafts) == 1 and drafts[0].written_apart:
             draft = drafts[0]
             step = Script("enqueue", self.block, [1, self.name, *draft.wire(False)], before=(

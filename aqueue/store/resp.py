@@ -65,7 +65,7 @@ class _Protocol(asyncio.Protocol):
             future, _ = self.waiting.popleft()
             if isinstance(reply, ResponseError):
                 reply = specific(reply)
-                if str(reply).startswith("ERR Protocol error"):
+                if _is_protocol_error(reply):
                     self._lose(ConnectionLost(f"Redis closed the connection: {reply}",
                                               sent=True))
             if not future.done():
@@ -209,9 +209,14 @@ class RespConnection:
         except ResponseError:
             pass
         except BaseException:
+            refused = None
             for future in futures[:-1]:
                 if future.done() and not future.cancelled():
-                    future.exception()  # retrieved: no "never retrieved" warnings
+                    error = future.exception()  # retrieved: no "never retrieved" warnings
+                    if refused is None and _is_protocol_error(error):
+                        refused = error
+            if refused is not None:  # Redis refused the request and ran nothing after it
+                raise refused from None
             raise
         replies: list[Any] = []
         for future in futures:
@@ -295,3 +300,8 @@ class RespConnection:
             return
         with contextlib.suppress(RuntimeError):  # its loop is closed: the socket went with it
             protocol.transport.close()
+
+
+def _is_protocol_error(error: BaseException | None) -> bool:
+    """Redis's reply to a request it cannot parse (it then closes the connection)."""
+    return isinstance(error, ResponseError) and str(error).startswith("ERR Protocol error")

@@ -81,9 +81,14 @@ class SyncConnection:
         try:
             sock.sendall(b"".join(hiredis.pack_command(c) for c in commands))
         except OSError as exc:
+            refused = self._refusal(sock)
             self.close()
+            if refused is not None:
+                raise refused from None
+            # Not all bytes went out, so the last command was never whole: a lone command
+            # or a MULTI ... EXEC block did not run at all.
             raise ConnectionLost(f"connection to Redis at {self.address} lost: {exc}",
-                                 sent=len(commands) > 1) from None
+                                 sent=len(commands) > 1 and commands[0][0] != "MULTI") from None
         if extra:
             sock.settimeout(self.config.socket_timeout + extra)
         replies: list[Any] = []
@@ -114,6 +119,19 @@ class SyncConnection:
                for r in replies):
             self.close()  # Redis closes the connection after a protocol error
         return replies
+
+    def _refusal(self, sock: socket.socket) -> ResponseError | None:
+        """The protocol error Redis may have answered before closing on a write it refused
+        (a bulk string over its proto-max-bulk-len), if it is still there to read."""
+        reader = hiredis.Reader(replyError=ResponseError)
+        with contextlib.suppress(OSError):
+            sock.settimeout(0.1)
+            while data := sock.recv(65536):
+                reader.feed(data)
+        while (reply := reader.gets()) is not False:
+            if isinstance(reply, ResponseError) and str(reply).startswith("ERR Protocol error"):
+                return reply
+        return None
 
     def close(self) -> None:
         self.broken = True
