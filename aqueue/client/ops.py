@@ -64,8 +64,8 @@ RESEND_PAUSES = (0.05, 0.2, 0.5, 1.0)
 @dataclass(frozen=True, slots=True)
 class QueueCounts:
     """Jobs in each state now (queued, scheduled, started, failed), totals since the queue
-    began (finished, retried, canceled, enqueued), and how long the oldest queued job has
-    waited (None if nothing is queued)."""
+    began (finished, retried, canceled, enqueued, expired), and how long the oldest queued
+    job has waited (None if nothing is queued)."""
 
     queued: int
     scheduled: int
