@@ -40,6 +40,8 @@ if TYPE_CHECKING:
         JobStatus,
         SyncJob,
     )
+    from aqueue.jobcontrol.record import Attempt, Progress
+    from aqueue.jobcontrol.snooze import Snooze
     from aqueue.options import JobOptions
     from aqueue.retry import Retry
     from aqueue.serializers import (
@@ -80,6 +82,9 @@ _WHERE = {
     "QueueClosed": "aqueue.errors",
     "SerializationError": "aqueue.errors",
     "WorkerCrashed": "aqueue.errors",
+    "Attempt": "aqueue.jobcontrol.record",
+    "Progress": "aqueue.jobcontrol.record",
+    "Snooze": "aqueue.jobcontrol.snooze",
     "Job": "aqueue.job",
     "JobRecord": "aqueue.job",
     "JobStatus": "aqueue.job",
@@ -103,6 +108,7 @@ __all__ = [
     "AsyncAdmin",
     "AsyncQueue",
     "AsyncTask",
+    "Attempt",
     "ConnectionFailed",
     "EnqueueUncertain",
     "FunctionNotAllowed",
@@ -121,12 +127,14 @@ __all__ = [
     "NoSuchJobError",
     "PayloadTooLarge",
     "PickleSerializer",
+    "Progress",
     "Queue",
     "QueueClosed",
     "QueueCounts",
     "Retry",
     "SerializationError",
     "Serializer",
+    "Snooze",
     "SyncJob",
     "SyncTask",
     "Task",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aqueue.errors import JobCanceled, JobExpired, JobFailed, JobNotDone
+from aqueue.jobcontrol.record import Attempt, Progress, control_fields
 from aqueue.options import (
     DEFAULT_JOB_TIMEOUT,
     DEFAULT_RESULT_TTL,
@@ -25,6 +26,8 @@ from aqueue.retry import Retry
 from aqueue.serializers import Serializer
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from aqueue.client.async_queue import AsyncQueue
     from aqueue.client.sync_queue import Queue
 
@@ -75,6 +78,11 @@ class JobRecord:
     exc_type: str | None = None
     exc_message: str | None = None
     exc_traceback: str | None = None
+    # job control (aqueue.jobcontrol): meta=, set_progress(), on_success/on_failure, attempts
+    meta: dict[str, Any] = field(default_factory=dict)
+    progress: Progress | None = None
+    callback_error: str | None = None
+    attempt_history: list[Attempt] = field(default_factory=list)
 
     @classmethod
     def fields_from_hash(cls, job_id: str, queue_name: str,
@@ -117,6 +125,7 @@ class JobRecord:
             "worker": token.rsplit(".", 2)[0] if token else None,
             "raw_result": data.get(b"result"), "exc_type": text("exc_type"),
             "exc_message": text("exc_message"), "exc_traceback": text("exc_traceback"),
+            **control_fields(data, status.value, token),
         }
 
     def decode_outcome(self, serializer: Serializer) -> Any:
@@ -175,8 +184,14 @@ class Job(JobRecord, Generic[R]):
         return value
 
     async def cancel(self) -> bool:
-        """Cancel a queued or scheduled job. False if it already started or ended."""
+        """Cancel the job: queued, scheduled or running (its task is cancelled by its
+        worker). False if it had ended."""
         return await self._bound().cancel(self.id)
+
+    def progress_updates(self) -> AsyncIterator[Progress]:
+        """The job's progress as it is reported (the last one first, if any), until the
+        job ends."""
+        return self._bound().progress_updates(self.id)
 
     async def delete(self) -> bool:
         """Delete the job unless it is running; False if it was not deleted."""

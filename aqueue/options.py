@@ -10,11 +10,13 @@ checks them, in one place, against the queue's defaults.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from aqueue.flow.directive import Debounce, FlowDirective, Unique, resolve_flow
+from aqueue.jobcontrol.options import ControlOptions, resolve_control
 from aqueue.retry import Retry
 from aqueue.store.keys import check_name
 
@@ -54,6 +56,13 @@ class JobOptions(TypedDict, total=False):
       run, ``wait`` seconds after the last one.
     - ``limit_key``: the key the queue's per-key limits count by (e.g. a customer id);
       jobs of different keys are claimed in turn.
+
+    Job control (docs/job-control.md):
+
+    - ``meta``: a dict of JSON values kept with the job; the job can add to it
+      (``current_job().update_meta()``).
+    - ``on_success`` / ``on_failure``: a function (or its dotted name) the worker calls
+      once the job's outcome is recorded, if the worker allows that function.
     """
 
     job_id: str
@@ -69,6 +78,10 @@ class JobOptions(TypedDict, total=False):
     unique: bool | Unique
     debounce: Debounce
     limit_key: str
+    # -- job control (aqueue.jobcontrol) --
+    meta: dict[str, Any]
+    on_success: Callable[..., Any] | str
+    on_failure: Callable[..., Any] | str
 
 
 OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
@@ -78,9 +91,6 @@ RQ_NAMES = {
     "timeout": "RQ's `timeout` is `job_timeout` in aqueue",
     "ttl": "RQ's `ttl` (expire if not started) is `expires` in aqueue",
     "depends_on": "RQ's `depends_on` is not an aqueue option yet",
-    "meta": "RQ's `meta` is not an aqueue option yet",
-    "on_success": "RQ's `on_success` is not an aqueue option yet",
-    "on_failure": "RQ's `on_failure` is not an aqueue option yet",
     "on_stopped": "RQ's `on_stopped` is not an aqueue option",
     "job_ttl": "RQ's `job_ttl` is not an aqueue option",
 }
@@ -97,6 +107,7 @@ class Resolved:
     retry: Retry | None
     description: str
     flow: FlowDirective | None = None  # priority, expiry, unique, debounce, limit key
+    control: ControlOptions | None = None  # meta, callbacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +160,7 @@ def resolve(options: JobOptions | dict[str, Any], defaults: QueueDefaults) -> Re
         raise ValueError(f"description is {len(description)} characters; at most "
                          f"{MAX_DESCRIPTION}")
     return Resolved(job_id, float(timeout), result_ttl, failure_ttl, retry, description,
-                    resolve_flow(options, job_id))
+                    resolve_flow(options, job_id), resolve_control(options))
 
 
 def _ttl(name: str, value: Any) -> int:

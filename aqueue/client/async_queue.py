@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar, Unpack, overload
@@ -26,6 +26,7 @@ from aqueue.cron.ops import CronOps
 from aqueue.errors import NoSuchJobError
 from aqueue.flow.limits import Limits, Rate
 from aqueue.job import Job, JobRecord, JobStatus
+from aqueue.jobcontrol.record import Progress
 from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER, JobOptions
 from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
@@ -236,6 +237,13 @@ class AsyncQueue(QueueBase):
 
     async def get_status(self, job_id: str) -> JobStatus:
         return await self._run(self.ops.status(job_id), "get_status on")
+
+    def progress_updates(self, job_id: str) -> AsyncIterator[Progress]:
+        """The job's progress as its worker records it (the last one first), until the job
+        ends; through this queue's result listener (no connection of its own)."""
+        from aqueue.client.progress import follow_progress
+
+        return follow_progress(self, job_id)
 
     async def wait_for_result(self, job_id: str, timeout: float | None = None) -> Any:
         """Wait (no polling) until the job ends; return its result or raise its failure."""

@@ -62,6 +62,8 @@ class Draft:
             pairs += ["retry", o.retry.to_json()]
         if o.description:
             pairs += ["description", o.description]
+        if o.control is not None:
+            pairs += o.control.pairs
         if o.flow is not None:  # the directive goes first: scripts/_flow.lua looks there
             pairs[:0] = ["flow", o.flow.wire(self.func, self.args, self.kwargs)]
         if self.trace:
@@ -86,6 +88,7 @@ class Draft:
             "args": self.args, "kwargs": self.kwargs, "timeout": o.job_timeout,
             "result_ttl": o.result_ttl, "failure_ttl": o.failure_ttl, "retry": o.retry,
             "description": o.description, "enqueued_at": now,
+            "meta": dict(o.control.meta or {}) if o.control is not None else {},
             "scheduled_for": scheduled if due_later else None,
         }
 

@@ -6,6 +6,9 @@ then runs ``watch.lua``, which returns the job if it has ended or flags it so th
 script that ends it publishes "end" on the channel. Subscribing first means no end can
 slip between the check and the wait. When a subscriber connection is lost (or a slot
 moves), every waiter on it looks again and subscribes anew.
+
+Streams (``follow``) share the same connections: every message on a followed channel is
+put in the follower's inbox (a job's progress: ``aqueue/client/progress.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class ResultListener:
         self._subscribers: dict[Address, Subscriber] = {}
         self._connecting: dict[Address, asyncio.Future[Subscriber]] = {}
         self._waiters: dict[bytes, set[asyncio.Future[bytes]]] = {}
+        self._streams: dict[bytes, set[asyncio.Queue[bytes]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -86,7 +90,8 @@ class ResultListener:
             waiters.discard(wake)
             if not waiters:
                 self._waiters.pop(channel, None)  # close() may have cleared them already
-                self._unsubscribe(channel)
+                if channel not in self._streams:
+                    self._unsubscribe(channel)
 
     def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -131,7 +136,24 @@ class ResultListener:
         self._subscribers[address] = subscriber
         return subscriber
 
+    async def follow(self, channel: bytes, inbox: asyncio.Queue[bytes]) -> None:
+        """Put every message on ``channel`` in ``inbox`` (b"recheck": the subscription
+        was lost; follow again) until ``unfollow``."""
+        self._bind_loop()
+        self._streams.setdefault(channel, set()).add(inbox)
+        await self._subscribe(channel)
+
+    def unfollow(self, channel: bytes, inbox: asyncio.Queue[bytes]) -> None:
+        inboxes = self._streams.get(channel, set())
+        inboxes.discard(inbox)
+        if not inboxes:
+            self._streams.pop(channel, None)
+            if channel not in self._waiters:
+                self._unsubscribe(channel)
+
     def _on_message(self, channel: bytes, payload: bytes) -> None:
+        for inbox in self._streams.get(channel, ()):
+            inbox.put_nowait(payload)
         for wake in self._waiters.get(channel, ()):
             if not wake.done():
                 wake.set_result(payload)

@@ -212,9 +212,16 @@ class QueueOps:
                            expired=reply[10])
 
     def cancel(self, job_id: str) -> Op[bool]:
+        """Cancel a queued, scheduled or running job; False if it had ended. A running
+        job is recorded as canceled first, then its worker is told to stop its task."""
         outcome = yield Script("cancel", self.block, [job_id])
         if outcome is None:
             raise self.missing(job_id)
+        if isinstance(outcome, list):  # it was running: push the news to its worker
+            from aqueue.jobcontrol.push import tell_worker
+
+            yield from tell_worker(job_id, outcome[1].decode())
+            return True
         return bool(outcome == b"canceled")
 
     def requeue_failed(self, job_ids: Iterable[str], all: bool) -> Op[int]:

@@ -27,6 +27,8 @@ class PluginContext:
     max_deliveries: int
     # The tasks running jobs now, by job id (read on demand, e.g. for a job's live stack).
     running_tasks: Callable[[], Mapping[str, asyncio.Task[None]]] = lambda: {}
+    # Cancel the task running a job (id, claim token); False if this worker runs none.
+    cancel_job: Callable[[str, str], bool] = lambda job_id, token: False
 
 
 class Plugin(Protocol):

@@ -5,7 +5,9 @@ blocks: no polling on either side.
 
 Requests are JSON: ``{"do": "stack", "job": ID, "reply": KEY}`` answers with the live
 stack of the task running job ID (``asyncio.Task.print_stack``); a plain ``def`` job
-shows where its task waits for the job's thread. Nothing here runs on the job path.
+shows where its task waits for the job's thread. ``{"do": "cancel", "job": ID, "token":
+CLAIM}``, sent by ``cancel()`` once it has recorded the job as canceled, cancels the task
+running it (no reply). Nothing here runs on the job path.
 """
 
 from __future__ import annotations
@@ -56,10 +58,13 @@ class Control:
     def _on_request(self, context: PluginContext, data: bytes) -> None:
         try:
             request = json.loads(data)
+            if request.get("do") == "cancel":
+                context.cancel_job(str(request["job"]), str(request.get("token", "")))
+                return
             reply = str(request["reply"])
             if not reply.startswith(keys.REPLY_PREFIX):
                 raise ValueError(f"reply key {reply!r} is not under {keys.REPLY_PREFIX}")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.warning("ignored a malformed control request: %s", exc)
             return
         answer = answer_request(request, context.running_tasks())

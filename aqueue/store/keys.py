@@ -27,6 +27,7 @@ key                             type         holds
 ``aq:{Q}:finished``             List         the last 10,000 finished jobs, newest first
 ``aq:{Q}:canceled``             List         the last 10,000 canceled jobs, newest first
 ``aq:{Q}:job:<id>:events``      channel      sharded pub/sub: "end" when a watched job ends
+``aq:{Q}:job:<id>:progress``    channel      sharded pub/sub: a running job's progress (JSON)
 ``aq:{aq}:workers``             Sorted set   worker names scored by heartbeat expiry
 ``aq:{aq}:worker:<name>``       Hash         one worker's info, expires with its heartbeat
 ``aq:{aq}:queues``              Set          names of the queues producers and workers used
@@ -126,3 +127,7 @@ class QueueKeys:
     def events(self, job_id: str) -> bytes:
         """The sharded pub/sub channel on which a watched job's end is announced."""
         return f"{self.job_prefix}{job_id}:events".encode()
+
+    def progress(self, job_id: str) -> bytes:
+        """The sharded channel on which a running job's progress is published."""
+        return f"{self.job_prefix}{job_id}:progress".encode()

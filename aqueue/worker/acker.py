@@ -149,9 +149,9 @@ class Acker:
                 self._written(ack, "gone")
             elif claimed.token in rejected_tokens:
                 self.stats.rejected += 1
-                logger.warning("job %s: outcome discarded: its lease expired and the job was "
-                               "handed back to the queue (this worker was stalled or cut off)",
-                               clip(claimed.id))
+                logger.warning("job %s: outcome discarded: it was canceled while it ran, or "
+                               "its lease expired and the job was handed back to the queue "
+                               "(this worker was stalled or cut off)", clip(claimed.id))
                 self._written(ack, "rejected")
             else:
                 if ack.outcome == "finished":

@@ -19,12 +19,13 @@ import time
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from aqueue.errors import FunctionNotAllowed, JobTimeout
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
 from aqueue.job import JobStatus, RunSpec
+from aqueue.jobcontrol.snooze import Snooze
 from aqueue.log_text import clip
 from aqueue.serializers import Serializer
 from aqueue.worker.groups import QueueGroup
@@ -44,6 +45,26 @@ class JobInfo:
     func: str
     attempt: int  # 1 on the first run, 2 on the first retry...
     delivery: int  # claims since the last outcome: above 1, a worker died running it
+
+    # -- job control (aqueue.jobcontrol; docs/job-control.md) --
+
+    def update_meta(self, **values: Any) -> None:
+        """Add ``values`` (JSON) to the job's ``meta``; written in order, soon after, and
+        before the job's outcome is recorded."""
+        from aqueue.jobcontrol.updates import update_meta
+
+        update_meta(values)
+
+    def set_progress(self, value: float, total: float | None = None,
+                     message: str | None = None) -> None:
+        """Report progress (``fetch_job().progress``, ``Job.progress_updates()``)."""
+        from aqueue.jobcontrol.updates import set_progress
+
+        set_progress(value, total, message)
+
+    def snooze(self, seconds: float) -> NoReturn:
+        """Stop here and run again ``seconds`` from now: no failure, no retry attempt."""
+        raise Snooze(seconds)
 
 
 _current: contextvars.ContextVar[JobInfo | None] = contextvars.ContextVar(
@@ -283,6 +304,8 @@ def _timeout_error(job: RunSpec, is_async: bool) -> JobTimeout:
 
 
 def fail_or_retry(claimed: Claimed, job: RunSpec, exc: BaseException) -> Ack:
+    if type(exc) is Snooze:  # not a failure: back to the schedule (scripts/ack.lua)
+        return Ack(claimed, "snooze", exc.seconds, ["status", JobStatus.SCHEDULED.value])
     exc_type = _qualified_name(type(exc))
     tb = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK:]
     retry = job.retry

@@ -29,6 +29,7 @@ from aqueue.cron.plugin import CronPlugin
 from aqueue.errors import ConnectionFailed, WorkerCrashed
 from aqueue.events import Event, EventBus
 from aqueue.functions import FunctionRegistry
+from aqueue.jobcontrol.updates import JobUpdates
 from aqueue.log_text import clip
 from aqueue.plugins import default_plugins
 from aqueue.plugins.base import Plugin, PluginContext
@@ -41,6 +42,8 @@ from aqueue.store.server import check_servers, discover, ping
 from aqueue.store.store import Store
 from aqueue.worker.acker import Acker
 from aqueue.worker.backoff import Backoff
+from aqueue.worker.callbacks import Callbacks
+from aqueue.worker.cancel import cancel_running
 from aqueue.worker.claim_gate import THREADS_STUCK, ClaimGate
 from aqueue.worker.executor import (
     Ack,
@@ -140,6 +143,8 @@ class Worker:
         self._context = ExecutionContext(self.registry, get_serializer(serializer),
                                          self.threads, self.running.settle, self.events,
                                          self.name)
+        self.updates = JobUpdates(self.store)  # jobs' meta and progress (jobcontrol)
+        self.callbacks = Callbacks(self.registry, self._context.serializer, self.updates)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
         self.fetcher: Fetcher | None = None
         self.started = asyncio.Event()  # set once the worker is registered and claiming
@@ -197,7 +202,7 @@ class Worker:
                     self.name, ", ".join(q.name for q in self.queues), self.concurrency,
                     ", ".join(self.registry.modules) or "(explicit list)")
         context = PluginContext(self.store, self.name, self.queues, groups, self.lease,
-                                self.max_deliveries, self._running_tasks)
+                                self.max_deliveries, self._running_tasks, self._cancel_job)
         loop = asyncio.get_running_loop()
         previous_factory = loop.get_task_factory()
         loop.set_task_factory(task_factory(previous_factory))
@@ -220,6 +225,7 @@ class Worker:
             await self.running.drain(self.grace)
             self.acker.close()
             await asyncio.wait([acker], timeout=FINAL_ACK_TIMEOUT)
+            await self.callbacks.drain()
             if self.acker.unwritten:
                 logger.error("could not record the outcome of %d jobs (Redis unreachable); they "
                              "will run again when their lease expires", self.acker.unwritten)
@@ -297,6 +303,7 @@ class Worker:
 
     async def _fetch_loop(self) -> None:
         assert self.fetcher is not None
+        self.updates.bind()  # the jobs started from here can write meta and progress
         backoff = Backoff()
         while not self._stopping.is_set():
             free = self.concurrency - len(self.running)
@@ -346,9 +353,12 @@ class Worker:
             self.running.free_slot(claimed)
             raise
         if ack is not None:  # (None: settled already, at its deadline...)
+            if self.updates.writing:  # its meta and progress go before its outcome
+                await self.updates.flush(claimed)
             self.running.finish(claimed, ack)
 
     def _recorded(self, ack: Ack, what: str) -> None:
+        self.callbacks.recorded(ack, what)
         if self.events.wants("job.recorded", what):
             claimed = ack.claimed
             self.events.emit(Event("job.recorded", self.name, claimed.queue_name, claimed.id,
@@ -356,6 +366,9 @@ class Worker:
 
     def _running_tasks(self) -> dict[str, asyncio.Task[None]]:
         return {claimed.id: task for task, claimed in self.running.tasks.items()}
+
+    def _cancel_job(self, job_id: str, token: str) -> bool:
+        return cancel_running(self.running, job_id, token)
 
     def describe_running(self) -> str:
         return self.running.describe(self.running.tasks)

@@ -5,11 +5,13 @@
 --   outcome "failed":   number = failure TTL (-1: keep until requeued or deleted)
 --   outcome "retry":    number = seconds until the retry is due
 --   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
+--   outcome "snooze":   like "retry", but no failure: number = seconds until it runs again
+--   outcome "canceled": only confirms a cancellation cancel.lua recorded (frees the claim)
 -- Returns {tokens of rejected outcomes (the job is not started under that token: the lease
 -- was lost), tokens of jobs that no longer exist}.
--- uses: flow, flowgate
+-- uses: flow, flowgate, control
 local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
-  requeue = "queued"}
+  requeue = "queued", snooze = "scheduled", canceled = "canceled"}
 local now = clock()
 local ended_at = stamp(now)
 local rejected, gone = {}, {}
@@ -38,6 +40,9 @@ while pos <= #ARGV do
     elseif npairs > 0 then
       redis.call("HSET", key, unpack(ARGV, first, last))
     end
+    if outcome ~= "finished" then -- (a finished attempt is read from the job's fields)
+      log_attempt(key, outcome, ended_at, outcome == "retry" or outcome == "failed")
+    end
     if current[4] then
       FLOW().left_started(K, id, current[4], outcome)
     end
@@ -59,7 +64,7 @@ while pos <= #ARGV do
     elseif outcome == "failed" then
       register_failure(K, key, id, now, number)
       notify_waiter(K, id, current[3])
-    elseif outcome == "retry" then
+    elseif outcome == "retry" or outcome == "snooze" then
       -- the run ended (in failure): its worker did not die, so it is no lost delivery
       local due = now + number
       redis.call("HSET", key, "deliveries", 0, "scheduled_for", stamp(due))

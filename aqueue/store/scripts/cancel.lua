@@ -1,10 +1,13 @@
--- Cancel a queued or scheduled job. ARGV: id.
--- Returns "canceled", the status that prevented it, or false if there is no such job.
--- uses: flow
+-- Cancel a queued, scheduled or running job. ARGV: id.
+-- Returns "canceled", {"canceled", claim token} for a running job (its worker is told
+-- next, apart: its outcome is recorded here, so that the worker's own ack is refused and
+-- the reaper never sees it again), the status that prevented it, or false if there is no
+-- such job.
+-- uses: flow, flowgate, control
 local K = queue_keys(0)
 local id = ARGV[1]
 local key = K.job .. id
-local current = redis.call("HMGET", key, "status", "notify", "result_ttl")
+local current = redis.call("HMGET", key, "status", "notify", "result_ttl", "token", "flow")
 local status = current[1]
 if not status then
   return false
@@ -15,6 +18,13 @@ if status == "queued" then
   end
 elseif status == "scheduled" then
   redis.call("ZREM", K.scheduled, id)
+elseif status == "started" then
+  log_attempt(key, "canceled", stamp(clock()), false)
+  redis.call("ZREM", K.started, id)
+  if current[5] then
+    FLOW().left_started(K, id, current[5], "canceled")
+  end
+  flow_room(K)
 else
   return status
 end
@@ -27,4 +37,7 @@ end
 notify_waiter(K, id, current[2])
 redis.call("HINCRBY", K.stats, "canceled", 1)
 remember(K.canceled, {id})
+if status == "started" then
+  return {"canceled", current[4] or ""}
+end
 return "canceled"

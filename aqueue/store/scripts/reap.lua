@@ -2,7 +2,7 @@
 -- them once they have been delivered `max_deliveries` times; forget expired failures.
 -- ARGV: max_deliveries (0: no limit), limit.
 -- Returns {requeued_ids, failed_ids, ids of leases whose job no longer exists}.
--- uses: flow, flowgate
+-- uses: flow, flowgate, control
 local K = queue_keys(0)
 local now = clock()
 local max_deliveries = tonumber(ARGV[1])
@@ -15,6 +15,7 @@ for _, id in ipairs(expired) do
     gone[#gone + 1] = id
   else
     local deliveries = tonumber(current[1]) or 0
+    log_attempt(key, "lost", stamp(now), false) -- its worker died or stalled
     redis.call("HDEL", key, "token")
     if max_deliveries > 0 and deliveries >= max_deliveries then
       redis.call("HSET", key, "status", "failed", "ended_at", stamp(now), "exc_type", "WorkerDied",
