@@ -1,5 +1,5 @@
 """Commands about a queue's jobs: ``job``, ``jobs``, ``failed``, ``requeue``, ``delete``,
-``empty``."""
+``empty`` (``cancel``: cli/job_control.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 
 from aqueue.cli.app import UrlOption, app, fail, run_async
 from aqueue.cli.info import format_age
+from aqueue.cli.job_control import control_lines
 from aqueue.client.async_queue import AsyncQueue
 from aqueue.client.ops import LISTED_STATES
 from aqueue.job import Job, JobStatus
@@ -71,6 +72,7 @@ def describe_job(job: Job[Any]) -> list[str]:
         lines.append(f"  retry        {job.retry.to_json()}")
     if job.description:
         lines.append(f"  description  {job.description}")
+    lines += control_lines(job, when)
     if job.status is JobStatus.FINISHED:
         lines.append(f"  result       {_decoded(job, job.raw_result or b'null')}")
     if job.exc_type:
