@@ -67,15 +67,17 @@ async def test_result_of_a_canceled_job_raises_job_canceled(queue: AsyncQueue) -
     assert await queue.queued_job_ids() == []
 
 
-async def test_a_started_job_cannot_be_canceled(
+async def test_a_started_job_is_canceled_too(
     queue: AsyncQueue, running_worker: WorkerFactory
 ) -> None:
+    """(More in tests/test_cancel_running.py.)"""
     job = await queue.enqueue(tasks.sleep_and_count, 0.3)
     async with running_worker(queue.name, grace=5):
         while await job.get_status() is not JobStatus.STARTED:
             await asyncio.sleep(0.01)
-        assert await job.cancel() is False
-        await job.result(timeout=5)
+        assert await job.cancel() is True
+        with pytest.raises(JobCanceled):
+            await job.result(timeout=5)
 
 
 async def test_result_ttl_zero_keeps_nothing(

@@ -75,6 +75,14 @@ def job_detail(serializer: Serializer, job: JobRecord) -> dict[str, Any]:
         "retry": json.loads(job.retry.to_json()) if job.retry else None,
         "description": job.description, "deliveries": job.deliveries,
         "searches": argument_searches(serializer, job),
+        # job control: meta, progress, callback error, attempts
+        "meta": job.meta or None, "callback_error": job.callback_error,
+        "progress": None if job.progress is None else {
+            "value": job.progress.value, "total": job.progress.total,
+            "message": job.progress.message, "fraction": job.progress.fraction},
+        "history": [{"worker": a.worker, "started_at": a.started_at, "ended_at": a.ended_at,
+                     "outcome": a.outcome, "exc_type": a.exc_type,
+                     "exc_message": a.exc_message} for a in job.attempt_history],
     })
     return row
 

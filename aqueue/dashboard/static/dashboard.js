@@ -349,7 +349,7 @@
         catch (e) { toast(e.message, true); }
       };
       if (d.status === "failed") actions.push(h("button", {"data-action": "requeue", onclick: doit("requeue")}, "requeue"));
-      if (d.status === "queued" || d.status === "scheduled") actions.push(h("button", {"data-action": "cancel", onclick: doit("cancel")}, "cancel"));
+      if (d.status === "queued" || d.status === "scheduled" || d.status === "started") actions.push(h("button", {"data-action": "cancel", onclick: doit("cancel")}, "cancel"));
       if (d.status !== "started") actions.push(h("button", {"data-action": "delete", class: "danger", onclick: doit("delete")}, "delete"));
     }
     const run = d.running;
@@ -373,6 +373,16 @@
       bar(run.running_for / run.timeout, "elapsed against the timeout"),
       h("p", {class: "hint"}, `running for ${age(run.running_for)} of its ${age(run.timeout)} timeout · lease ${run.lease_left >= 0 ? "expires in " + age(run.lease_left) : "expired " + age(-run.lease_left) + " ago"}`),
       stackButton(d.worker, d.id)));
+    if (d.progress) parts.push(h("section", {class: "panel", id: "progress"}, h("h2", {}, "Progress"),
+      d.progress.fraction !== null ? bar(d.progress.fraction, "reported progress") : null,
+      h("p", {class: "hint"}, `${d.progress.value}${d.progress.total !== null ? " of " + d.progress.total : ""}${d.progress.message ? " · " + d.progress.message : ""}`)));
+    if (d.meta) parts.push(h("section", {class: "panel"}, h("h2", {}, "Meta"), h("pre", {id: "meta"}, JSON.stringify(d.meta, null, 2))));
+    if (d.callback_error) parts.push(h("section", {class: "panel"}, h("h2", {}, "Callback"), h("p", {class: "err", id: "callback-error"}, d.callback_error)));
+    if (d.history.length > 1 || d.history.some((a) => a.outcome !== "finished" && a.outcome !== "running")) parts.push(h("section", {class: "panel"}, h("h2", {}, "Attempts"),
+      h("table", {class: "grid", id: "attempts"}, h("tbody", {}, ...d.history.map((a, i) => h("tr", {},
+        h("td", {}, `${i + 1}`), h("td", {}, a.outcome), h("td", {}, a.started_at ? when(a.started_at) : "-"),
+        h("td", {}, a.started_at && a.ended_at ? age(a.ended_at - a.started_at) : "-"), h("td", {class: "mono"}, a.worker || "-"),
+        h("td", {class: "err"}, a.exc_type ? `${a.exc_type}: ${a.exc_message || ""}` : "")))))));
     parts.push(h("section", {class: "panel"}, h("h2", {}, "Arguments"),
       h("div", {class: "hint"}, "positional"), h("pre", {id: "args"}, d.args_text),
       h("div", {class: "hint"}, "keyword"), h("pre", {id: "kwargs"}, d.kwargs_text)));

@@ -1,8 +1,8 @@
 -- Cancel a queued, scheduled or running job. ARGV: id.
 -- Returns "canceled", {"canceled", claim token} for a running job (its worker is told
 -- next, apart: its outcome is recorded here, so that the worker's own ack is refused and
--- the reaper never sees it again), the status that prevented it, or false if there is no
--- such job.
+-- the reaper never sees it again), "is <status>" for a job that had ended, or false if
+-- there is no such job.
 -- uses: flow, flowgate, control
 local K = queue_keys(0)
 local id = ARGV[1]
@@ -26,7 +26,7 @@ elseif status == "started" then
   end
   flow_room(K)
 else
-  return status
+  return "is " .. status -- (not "canceled": a job canceled before is not canceled again)
 end
 FLOW().canceled(K, id)
 redis.call("HSET", key, "status", "canceled", "ended_at", stamp(clock()))
