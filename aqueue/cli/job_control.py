@@ -40,7 +40,7 @@ def control_lines(job: Job[Any], when: Callable[[float | None], str]) -> list[st
         lines.append(f"  progress     {job.progress}")
     if job.callback_error:
         lines.append(f"  callback     failed: {job.callback_error}")
-    if len(job.attempt_history) > 1 or any(a.outcome not in ("finished", "running")
+    if len(job.attempt_history) > 1 or any(a.outcome not in ("finished", "running", "failed")
                                            for a in job.attempt_history):
         lines.append("  history")
         for number, attempt in enumerate(job.attempt_history, 1):

@@ -378,7 +378,7 @@
       h("p", {class: "hint"}, `${d.progress.value}${d.progress.total !== null ? " of " + d.progress.total : ""}${d.progress.message ? " · " + d.progress.message : ""}`)));
     if (d.meta) parts.push(h("section", {class: "panel"}, h("h2", {}, "Meta"), h("pre", {id: "meta"}, JSON.stringify(d.meta, null, 2))));
     if (d.callback_error) parts.push(h("section", {class: "panel"}, h("h2", {}, "Callback"), h("p", {class: "err", id: "callback-error"}, d.callback_error)));
-    if (d.history.length > 1 || d.history.some((a) => a.outcome !== "finished" && a.outcome !== "running")) parts.push(h("section", {class: "panel"}, h("h2", {}, "Attempts"),
+    if (d.history.length > 1 || d.history.some((a) => !["finished", "running", "failed"].includes(a.outcome))) parts.push(h("section", {class: "panel"}, h("h2", {}, "Attempts"),
       h("table", {class: "grid", id: "attempts"}, h("tbody", {}, ...d.history.map((a, i) => h("tr", {},
         h("td", {}, `${i + 1}`), h("td", {}, a.outcome), h("td", {}, a.started_at ? when(a.started_at) : "-"),
         h("td", {}, a.started_at && a.ended_at ? age(a.ended_at - a.started_at) : "-"), h("td", {class: "mono"}, a.worker || "-"),
