@@ -17,13 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks import report, scenarios, scenarios_wait
+from benchmarks import report, scenarios, scenarios_control, scenarios_wait
 from benchmarks.common import RAW_DIR, REDIS_ARGS, RESULTS_DIR, ROOT, RedisServer, median
 from benchmarks.peers import PEERS, TOOLS_REQUIREMENTS, TOOLS_VENV, Peer
 from benchmarks.venvs import ensure_venv, freeze, package_versions
 
 SCENARIOS = ("enqueue", "bulk", "drain", "sleep", "roundtrip", "scale", "sync", "big", "waiters",
-             "threads", "startup")
+             "threads", "startup", "cancel")
 SCALE_PROCS = (1, 2, 4)
 
 
@@ -102,6 +102,8 @@ def plan(
                       lambda c: scenarios_wait.threads(c, peer, thread_jobs, sz.threads)))
     if "startup" in wanted:
         steps.append(("startup", lambda c: scenarios_wait.startup(c, peer)))
+    if "cancel" in wanted and peer.name == "aqueue":  # cancelling running jobs: aqueue's own
+        steps.append(("cancel", lambda c: scenarios_control.cancel_latency(c, peer, 200)))
     return steps
 
 

@@ -145,3 +145,25 @@ async def test_cancel_racing_the_ack_leaves_one_final_state(topology: Topology) 
         counts = await queue.counts()
         assert counts.started == 0 and counts.queued == 0
         assert counts.finished + counts.canceled == 50
+
+
+async def test_a_cancellation_that_overtakes_its_claim_is_applied_when_the_claim_lands(
+        ) -> None:
+    from aqueue.worker.acker import Acker
+    from aqueue.worker.cancel import Canceller
+    from aqueue.worker.claim_gate import ClaimGate
+    from aqueue.worker.executor import Claimed
+    from aqueue.worker.heartbeat import WorkerStats
+    from aqueue.worker.running import RunningJobs
+
+    acker = Acker(None, WorkerStats(), ClaimGate())  # type: ignore[arg-type]
+    running = RunningJobs(acker)
+    canceller = Canceller(running)
+    assert canceller.cancel("j1", "w.n.1:1") is False  # no task runs it yet: kept
+    claimed = Claimed(None, 0, "q", "j1", "w.n.1:1", {})  # type: ignore[arg-type]
+    task = asyncio.ensure_future(asyncio.sleep(60))
+    running.add(claimed, task)  # type: ignore[arg-type]
+    canceller.claimed(claimed)
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled() and claimed.settled and not canceller.early
+    assert [ack.outcome for ack in acker._pending] == ["canceled"]

@@ -43,7 +43,7 @@ from aqueue.store.store import Store
 from aqueue.worker.acker import Acker
 from aqueue.worker.backoff import Backoff
 from aqueue.worker.callbacks import Callbacks
-from aqueue.worker.cancel import cancel_running
+from aqueue.worker.cancel import Canceller
 from aqueue.worker.claim_gate import THREADS_STUCK, ClaimGate
 from aqueue.worker.executor import (
     Ack,
@@ -143,6 +143,7 @@ class Worker:
         self._context = ExecutionContext(self.registry, get_serializer(serializer),
                                          self.threads, self.running.settle, self.events,
                                          self.name)
+        self.canceller = Canceller(self.running)
         self.updates = JobUpdates(self.store)  # jobs' meta and progress (jobcontrol)
         self.callbacks = Callbacks(self.registry, self._context.serializer, self.updates)
         self.watchdog = LoopWatchdog(lease, self.describe_running)
@@ -325,6 +326,8 @@ class Worker:
                     # Not through the loop's task factory (set by run()): it only guards the
                     # tasks that jobs create, and costs a Python call per task.
                     self.running.add(job, asyncio.Task(self._process(job)))
+                    if self.canceller.early:  # canceled before its claim landed here
+                        self.canceller.claimed(job)
                 if not claimed:
                     if self.burst and self.acker.inflight:
                         await self.acker.all_acked.wait()  # then look again: retries may be due
@@ -368,7 +371,7 @@ class Worker:
         return {claimed.id: task for task, claimed in self.running.tasks.items()}
 
     def _cancel_job(self, job_id: str, token: str) -> bool:
-        return cancel_running(self.running, job_id, token)
+        return self.canceller.cancel(job_id, token)
 
     def describe_running(self) -> str:
         return self.running.describe(self.running.tasks)
