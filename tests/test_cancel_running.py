@@ -162,7 +162,7 @@ async def test_a_cancellation_that_overtakes_its_claim_is_applied_when_the_claim
     assert canceller.cancel("j1", "w.n.1:1") is False  # no task runs it yet: kept
     claimed = Claimed(None, 0, "q", "j1", "w.n.1:1", {})  # type: ignore[arg-type]
     task = asyncio.ensure_future(asyncio.sleep(60))
-    running.add(claimed, task)  # type: ignore[arg-type]
+    running.add(claimed, task)
     canceller.claimed(claimed)
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled() and claimed.settled and not canceller.early
