@@ -230,6 +230,7 @@ class SyncJob(JobRecord, Generic[R]):
         return value
 
     def cancel(self) -> bool:
+        """See ``Job.cancel``: a running job is canceled too."""
         canceled: bool = self._bound().cancel(self.id)
         return canceled
 

@@ -37,6 +37,9 @@ def brief(key: str, r: dict[str, Any]) -> str:
                 f"{r['producer_connections']} connections")
     if key == "startup":
         return f"{r['startup_s']:.3f} s"
+    if key == "cancel":  # benchmarks/scenarios_control.py
+        return (f"cancel() to CancelledError p50 {r['cancel_p50_ms']:.2f} ms, p99 "
+                f"{r['cancel_p99_ms']:.2f} ms (n={r['n']}, {r['busy']} other jobs running)")
     if key == "roundtrip":
         return f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (n={r['n']})"
     text = (

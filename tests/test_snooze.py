@@ -62,3 +62,14 @@ def test_a_negative_snooze_is_refused_where_it_is_raised() -> None:
         Snooze(-1)
     with pytest.raises(TypeError, match="seconds"):
         Snooze("10")  # type: ignore[arg-type]
+
+
+async def test_a_thread_job_snoozes_too(queue: AsyncQueue, running_worker: WorkerFactory
+                                        ) -> None:
+    control_tasks.observed.pop("s3", None)
+    async with running_worker(queue.name, imports=["tests.control_tasks"]):
+        job = await queue.enqueue(control_tasks.snooze_in_thread, "s3")
+        assert await job.result(timeout=5) == "woke"
+    await job.refresh()
+    assert job.attempts == 0 and [a.outcome for a in job.attempt_history] == [
+        "snooze", "finished"]
