@@ -20,7 +20,8 @@ PRODUCER = frozenset({"enqueue", "watch", "counts", "cancel", "requeue_failed", 
                       "delete", "flow_control", "cron_register", "cron_control"})
 WORKER = frozenset({"claim", "ack", "idle", "renew", "register", "promote", "reap",
                     "cron_register", "cron_control", "cron_fire",
-                    "sample", "index_prune"})  # the history plugin, in every worker
+                    "sample", "index_prune",  # the history plugin, in every worker
+                    "job_set"})  # a job's meta, progress, callback error (aqueue.jobcontrol)
 OPERATOR = frozenset({"workers", "search_index", "search_scan", "index_backfill",
                       "index_drop"})  # aqueue info and the dashboard
 
