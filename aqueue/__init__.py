@@ -58,6 +58,8 @@ if TYPE_CHECKING:
         JobInfo,
         current_job,
     )
+    from aqueue.workflow.dependency import Dependency
+    from aqueue.workflow.inputs import Outcome
 
 _WHERE = {
     "AsyncQueue": "aqueue.client.async_queue",
@@ -96,6 +98,8 @@ _WHERE = {
     "Worker": "aqueue.worker",
     "JobInfo": "aqueue.worker.executor",
     "current_job": "aqueue.worker.executor",
+    "Dependency": "aqueue.workflow.dependency",
+    "Outcome": "aqueue.workflow.inputs",
 }
 
 __all__ = [
@@ -104,6 +108,7 @@ __all__ = [
     "AsyncQueue",
     "AsyncTask",
     "ConnectionFailed",
+    "Dependency",
     "EnqueueUncertain",
     "FunctionNotAllowed",
     "JSONSerializer",
@@ -119,6 +124,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "NoSuchJobError",
+    "Outcome",
     "PayloadTooLarge",
     "PickleSerializer",
     "Queue",

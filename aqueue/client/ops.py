@@ -77,6 +77,7 @@ class QueueCounts:
     enqueued: int = 0
     oldest_queued_age: float | None = None
     expired: int = 0  # jobs not started before they expired (``expires``)
+    deferred: int = 0  # jobs waiting for the jobs they depend on (``depends_on``)
 
 
 # Where each listed state's ids are, and how to read a page of them.
@@ -114,6 +115,8 @@ class QueueOps:
         return (yield from self._enqueue(drafts))
 
     def _enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
+        if any(d.options.depends is not None for d in drafts):  # aqueue.workflow
+            return (yield from workflow_ops.enqueue(self, drafts))
         if len(drafts) == 1 and drafts[0].written_apart:
             draft = drafts[0]
             step = Script("enqueue", self.block, [1, self.name, *draft.wire(False)], before=(
@@ -186,12 +189,13 @@ class QueueOps:
                            failed=reply[3], finished=reply[4], retried=reply[5],
                            canceled=reply[6], enqueued=reply[7],
                            oldest_queued_age=float(reply[8]) if reply[8] else None,
-                           expired=reply[10])
+                           expired=reply[10], deferred=reply[11])
 
     def cancel(self, job_id: str) -> Op[bool]:
         outcome = yield Script("cancel", self.block, [job_id])
         if outcome is None:
             raise self.missing(job_id)
+        yield from workflow_ops.deliver_if_any(self.name)  # its dependents, if it has any
         return bool(outcome == b"canceled")
 
     def requeue_failed(self, job_ids: Iterable[str], all: bool) -> Op[int]:
@@ -258,6 +262,7 @@ class QueueOps:
         if not ids:
             return 0, {}
         deleted, refused = yield Script("delete", self.block, ["ids", *ids])
+        yield from workflow_ops.deliver_if_any(self.name)  # their dependents, if any
         return int(deleted), {r[0].decode(): (r[1].decode() if r[1] else None)
                               for r in refused}
 
@@ -336,6 +341,7 @@ class QueueMemory:
 
 
 from aqueue.client import ops_inspect  # noqa: E402  (it builds on the steps above)
+from aqueue.workflow import ops as workflow_ops  # noqa: E402
 
 
 def _job_exists(exc: ResponseError) -> Exception:
