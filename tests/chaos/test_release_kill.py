@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from aqueue import AsyncQueue, Dependency
+from aqueue.workflow.dependency import OnFailure
 from tests.chaos import jobs
 from tests.chaos.harness import REPO_ROOT, Chaos, chaos_size
 from tests.chaos.release_fault import KILL_ENV, KILLS
@@ -53,7 +54,7 @@ async def test_sigkill_between_release_and_outbox_removal_releases_each_child_on
                     AsyncQueue(children_q, url=url) as children:
                 for i in range(n):
                     parent = await parents.enqueue(jobs.work, f"p{i}", 5, i)
-                    policy = "run" if i % 3 == 0 else "fail"
+                    policy: OnFailure = "run" if i % 3 == 0 else "fail"
                     await children.enqueue(jobs.work, f"c{i}", 1, i, job_id=f"c{i}",
                                            depends_on=Dependency(parent, on_failure=policy))
                 spawned = 0
@@ -61,7 +62,7 @@ async def test_sigkill_between_release_and_outbox_removal_releases_each_child_on
                 while (await children.counts()).finished < n:
                     assert time.monotonic() < deadline, (
                         f"children not all run: {await children.counts()}, "
-                        f"{ledger.get(KILLS)} kills")
+                        f"{ledger.get(KILLS)!r} kills")
                     faulty = [w for w in faulty if w.poll() is None]
                     while len(faulty) < 2:
                         spawned += 1  # the first few die often; later ones never
