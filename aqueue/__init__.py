@@ -58,7 +58,9 @@ if TYPE_CHECKING:
         JobInfo,
         current_job,
     )
+    from aqueue.workflow.compose import Chain, Group, Signature, chain, group, step
     from aqueue.workflow.dependency import Dependency
+    from aqueue.workflow.handle import SyncWorkflow, Workflow
     from aqueue.workflow.inputs import Outcome
 
 _WHERE = {
@@ -99,6 +101,14 @@ _WHERE = {
     "JobInfo": "aqueue.worker.executor",
     "current_job": "aqueue.worker.executor",
     "Dependency": "aqueue.workflow.dependency",
+    "Chain": "aqueue.workflow.compose",
+    "Group": "aqueue.workflow.compose",
+    "Signature": "aqueue.workflow.compose",
+    "chain": "aqueue.workflow.compose",
+    "group": "aqueue.workflow.compose",
+    "step": "aqueue.workflow.compose",
+    "SyncWorkflow": "aqueue.workflow.handle",
+    "Workflow": "aqueue.workflow.handle",
     "Outcome": "aqueue.workflow.inputs",
 }
 
@@ -107,10 +117,12 @@ __all__ = [
     "AsyncAdmin",
     "AsyncQueue",
     "AsyncTask",
+    "Chain",
     "ConnectionFailed",
     "Dependency",
     "EnqueueUncertain",
     "FunctionNotAllowed",
+    "Group",
     "JSONSerializer",
     "Job",
     "JobCanceled",
@@ -133,13 +145,19 @@ __all__ = [
     "Retry",
     "SerializationError",
     "Serializer",
+    "Signature",
     "SyncJob",
     "SyncTask",
+    "SyncWorkflow",
     "Task",
     "Worker",
     "WorkerCrashed",
     "WorkerInfo",
+    "Workflow",
+    "chain",
     "current_job",
+    "group",
+    "step",
     "task",
 ]
 
