@@ -218,3 +218,28 @@ def test_sync_queue_takes_depends_on(redis_url: str) -> None:
         assert queue.get_status(child.id) is JobStatus.DEFERRED
         assert queue.cancel(parent.id)
         assert queue.get_status(child.id) is JobStatus.CANCELED
+
+
+async def test_an_expired_parent_releases_children_by_their_policy(
+        queue: AsyncQueue, running_worker: WorkerFactory) -> None:
+    import asyncio
+
+    parent = await queue.enqueue(t.note, "late", expires=0.01)
+    strict = await queue.enqueue(t.note, "strict", depends_on=parent)
+    lenient = await queue.enqueue(t.note, "lenient",
+                                  depends_on=Dependency(parent, on_failure="run"))
+    await asyncio.sleep(0.05)
+    async with worker(running_worker, queue):
+        assert await lenient.result(timeout=5) == "lenient"
+        with pytest.raises(JobCanceled, match="ended expired"):
+            await strict.result(timeout=5)
+
+
+async def test_info_and_job_lists_show_deferred_jobs(queue: AsyncQueue) -> None:
+    from aqueue.cli.info import queue_table
+
+    parent = await queue.enqueue(t.note, "parent")
+    child = await queue.enqueue(t.note, "child", depends_on=parent)
+    header, row = queue_table({queue.name: await queue.counts()}, []).splitlines()
+    assert row.split()[header.split().index("deferred")] == "1"
+    assert await queue.job_ids("deferred") == [child.id]

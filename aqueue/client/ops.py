@@ -81,7 +81,8 @@ class QueueCounts:
 
 
 # Where each listed state's ids are, and how to read a page of them.
-LISTED_STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled")
+LISTED_STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled",
+                 "deferred")
 PAGE_LIMIT = 1000
 
 
@@ -228,14 +229,16 @@ class QueueOps:
     def job_ids(self, state: str, start: int = 0, stop: int = -1) -> Op[list[str]]:
         """Ids of jobs in ``state``, in the order the queue keeps them: queued in the order
         they will run, scheduled by due time, started by lease, failed and the recent
-        finished/canceled newest first."""
+        finished/canceled newest first, deferred in enqueue order."""
         if state not in LISTED_STATES:
             raise ValueError(f"unknown state {state!r}: choose one of {', '.join(LISTED_STATES)}")
         key = {"queued": self.keys.queued, "scheduled": self.keys.scheduled,
                "started": self.keys.started, "failed": self.keys.failed,
                "finished": f"{self.keys.base}finished",
-               "canceled": f"{self.keys.base}canceled"}[state]
-        command = {"scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE"}.get(
+               "canceled": f"{self.keys.base}canceled",
+               "deferred": f"{self.keys.base}deferred"}[state]
+        command = {"scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE",
+                   "deferred": "ZRANGE"}.get(
             state, "LRANGE")
         ids = yield Call((command, key, start, stop), self.keys.queued)
         return [i.decode() for i in ids]

@@ -191,6 +191,7 @@
         h("td", {}, h("a", {href: queueUrl(q.name), class: "mono"}, q.name)),
         h("td", {class: "n", "data-count": "queued"}, h("a", {href: queueUrl(q.name, {state: "queued"})}, fmt(c.queued))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "scheduled"})}, fmt(c.scheduled))),
+        h("td", {class: "n", "data-count": "deferred"}, fmt(c.deferred || 0)),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "started"})}, fmt(c.started))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "failed"}), class: c.failed ? "err" : ""}, fmt(c.failed))),
         h("td", {class: "n"}, fmt(c.finished)),
