@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis as redis_py
@@ -34,7 +34,7 @@ def _commandstats(client: redis_py.Redis) -> dict[str, int]:
 
 
 def _run(ctx: Ctx, peer: Peer, label: str, jobs: int,
-         produce: Callable[[str], Awaitable[None]]) -> dict[str, Any]:
+         produce: Callable[[str], Coroutine[Any, Any, None]]) -> dict[str, Any]:
     """Start a worker, enqueue with ``produce`` while it runs, wait for ``jobs`` ends."""
     with RedisServer(ctx.log_dir) as server:
         client = server.client
