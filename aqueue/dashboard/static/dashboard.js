@@ -350,7 +350,7 @@
         catch (e) { toast(e.message, true); }
       };
       if (d.status === "failed") actions.push(h("button", {"data-action": "requeue", onclick: doit("requeue")}, "requeue"));
-      if (d.status === "queued" || d.status === "scheduled") actions.push(h("button", {"data-action": "cancel", onclick: doit("cancel")}, "cancel"));
+      if (d.status === "queued" || d.status === "scheduled" || d.status === "deferred") actions.push(h("button", {"data-action": "cancel", onclick: doit("cancel")}, "cancel"));
       if (d.status !== "started") actions.push(h("button", {"data-action": "delete", class: "danger", onclick: doit("delete")}, "delete"));
     }
     const run = d.running;

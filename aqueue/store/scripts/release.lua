@@ -39,13 +39,16 @@ for pos = 1, #ARGV, 3 do
     else
       if not (not ok and policy == "ignore") and redis.call("HEXISTS", key, "inputs") == 1 then
         local p = "in:" .. index .. ":"
-        redis.call("HSET", key, p .. "s", status, p .. "id", ref)
+        local fields = {p .. "s", status, p .. "id", ref}
         if result then
-          redis.call("HSET", key, p .. "r", result)
+          fields[#fields + 1] = p .. "r"
+          fields[#fields + 1] = result
         end
         if exc_type then
-          redis.call("HSET", key, p .. "e", exc_type .. ": " .. (exc_message or ""))
+          fields[#fields + 1] = p .. "e"
+          fields[#fields + 1] = exc_type .. ": " .. (exc_message or "")
         end
+        redis.call("HSET", key, unpack(fields))
       end
       if redis.call("EXISTS", parents) == 0 then
         redis.call("ZREM", K.base .. "deferred", id)
