@@ -243,3 +243,24 @@ async def test_info_and_job_lists_show_deferred_jobs(queue: AsyncQueue) -> None:
     header, row = queue_table({queue.name: await queue.counts()}, []).splitlines()
     assert row.split()[header.split().index("deferred")] == "1"
     assert await queue.job_ids("deferred") == [child.id]
+
+
+async def test_emptying_the_queue_cancels_dependents_of_dropped_jobs(
+        queue: AsyncQueue, other: AsyncQueue) -> None:
+    parent = await queue.enqueue(t.note, "parent")
+    child = await other.enqueue(t.note, "child", depends_on=parent)
+    assert await queue.empty() == 1
+    with pytest.raises(JobCanceled, match="was deleted"):
+        await child.result(timeout=1)
+
+
+async def test_an_explicit_id_that_is_deferred_cannot_be_enqueued_again(
+        queue: AsyncQueue) -> None:
+    from aqueue import JobExistsError
+
+    parent = await queue.enqueue(t.note, "parent")
+    await queue.enqueue(t.note, "child", job_id="kid", depends_on=parent)
+    with pytest.raises(JobExistsError, match="already deferred"):
+        await queue.enqueue(t.note, "again", job_id="kid")
+    with pytest.raises(JobExistsError, match="already deferred"):
+        await queue.enqueue(t.note, "again", job_id="kid", depends_on=parent)

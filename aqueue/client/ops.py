@@ -217,6 +217,7 @@ class QueueOps:
         total = 0
         while dropped := int((yield Script("empty", self.block, [1000]))):
             total += dropped
+        yield from workflow_ops.deliver_if_any(self.name)  # dependents of dropped jobs
         return total
 
     def queued_ids(self, start: int = 0, end: int = -1) -> Op[list[str]]:
