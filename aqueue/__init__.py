@@ -58,6 +58,10 @@ if TYPE_CHECKING:
         JobInfo,
         current_job,
     )
+    from aqueue.workflow.compose import Chain, Group, Signature, chain, group, step
+    from aqueue.workflow.dependency import Dependency
+    from aqueue.workflow.handle import SyncWorkflow, Workflow
+    from aqueue.workflow.inputs import Outcome
 
 _WHERE = {
     "AsyncQueue": "aqueue.client.async_queue",
@@ -96,6 +100,16 @@ _WHERE = {
     "Worker": "aqueue.worker",
     "JobInfo": "aqueue.worker.executor",
     "current_job": "aqueue.worker.executor",
+    "Dependency": "aqueue.workflow.dependency",
+    "Chain": "aqueue.workflow.compose",
+    "Group": "aqueue.workflow.compose",
+    "Signature": "aqueue.workflow.compose",
+    "chain": "aqueue.workflow.compose",
+    "group": "aqueue.workflow.compose",
+    "step": "aqueue.workflow.compose",
+    "SyncWorkflow": "aqueue.workflow.handle",
+    "Workflow": "aqueue.workflow.handle",
+    "Outcome": "aqueue.workflow.inputs",
 }
 
 __all__ = [
@@ -103,9 +117,12 @@ __all__ = [
     "AsyncAdmin",
     "AsyncQueue",
     "AsyncTask",
+    "Chain",
     "ConnectionFailed",
+    "Dependency",
     "EnqueueUncertain",
     "FunctionNotAllowed",
+    "Group",
     "JSONSerializer",
     "Job",
     "JobCanceled",
@@ -119,6 +136,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "NoSuchJobError",
+    "Outcome",
     "PayloadTooLarge",
     "PickleSerializer",
     "Queue",
@@ -127,13 +145,19 @@ __all__ = [
     "Retry",
     "SerializationError",
     "Serializer",
+    "Signature",
     "SyncJob",
     "SyncTask",
+    "SyncWorkflow",
     "Task",
     "Worker",
     "WorkerCrashed",
     "WorkerInfo",
+    "Workflow",
+    "chain",
     "current_job",
+    "group",
+    "step",
     "task",
 ]
 

@@ -17,6 +17,7 @@ from typing import Any, TypedDict
 from aqueue.flow.directive import Debounce, FlowDirective, Unique, resolve_flow
 from aqueue.retry import Retry
 from aqueue.store.keys import check_name
+from aqueue.workflow.dependency import DependsOn, Parents, resolve_depends
 
 DEFAULT_JOB_TIMEOUT = 180.0
 DEFAULT_RESULT_TTL = 500
@@ -54,6 +55,11 @@ class JobOptions(TypedDict, total=False):
       run, ``wait`` seconds after the last one.
     - ``limit_key``: the key the queue's per-key limits count by (e.g. a customer id);
       jobs of different keys are claimed in turn.
+
+    Dependencies (docs/workflows.md):
+
+    - ``depends_on``: a job, job id or ``Dependency`` (or a list of them), in any queue:
+      the job is ``deferred`` until they have ended, then runs (once).
     """
 
     job_id: str
@@ -69,6 +75,8 @@ class JobOptions(TypedDict, total=False):
     unique: bool | Unique
     debounce: Debounce
     limit_key: str
+    # -- dependencies (aqueue.workflow) --
+    depends_on: DependsOn
 
 
 OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
@@ -77,7 +85,6 @@ OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
 RQ_NAMES = {
     "timeout": "RQ's `timeout` is `job_timeout` in aqueue",
     "ttl": "RQ's `ttl` (expire if not started) is `expires` in aqueue",
-    "depends_on": "RQ's `depends_on` is not an aqueue option yet",
     "meta": "RQ's `meta` is not an aqueue option yet",
     "on_success": "RQ's `on_success` is not an aqueue option yet",
     "on_failure": "RQ's `on_failure` is not an aqueue option yet",
@@ -97,6 +104,7 @@ class Resolved:
     retry: Retry | None
     description: str
     flow: FlowDirective | None = None  # priority, expiry, unique, debounce, limit key
+    depends: Parents | None = None  # depends_on (aqueue.workflow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +156,13 @@ def resolve(options: JobOptions | dict[str, Any], defaults: QueueDefaults) -> Re
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"description is {len(description)} characters; at most "
                          f"{MAX_DESCRIPTION}")
+    flow = resolve_flow(options, job_id)
+    depends = resolve_depends(options["depends_on"]) if "depends_on" in options else None
+    if depends is not None and flow is not None:
+        raise ValueError("depends_on cannot be combined with priority, at_front, expires, "
+                         "unique, debounce or limit_key (not supported yet)")
     return Resolved(job_id, float(timeout), result_ttl, failure_ttl, retry, description,
-                    resolve_flow(options, job_id))
+                    flow, depends)
 
 
 def _ttl(name: str, value: Any) -> int:

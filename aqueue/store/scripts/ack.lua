@@ -6,8 +6,8 @@
 --   outcome "retry":    number = seconds until the retry is due
 --   outcome "requeue":  hand the job back to the front of its queue (worker shutdown)
 -- Returns {tokens of rejected outcomes (the job is not started under that token: the lease
--- was lost), tokens of jobs that no longer exist}.
--- uses: flow, flowgate
+-- was lost), tokens of jobs that no longer exist, 1 if an outbox got messages (deps)}.
+-- uses: flow, flowgate, deps
 local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
   requeue = "queued"}
 local now = clock()
@@ -16,6 +16,7 @@ local rejected, gone = {}, {}
 local leaving = {}
 local finished = {}
 local counts = {}
+local outbox = 0
 local earliest = {}
 local pos = 1
 while pos <= #ARGV do
@@ -25,7 +26,7 @@ while pos <= #ARGV do
   pos = last + 1
   local K = queue_keys(q)
   local key = K.job .. id
-  local current = redis.call("HMGET", key, "token", "status", "notify", "flow")
+  local current = redis.call("HMGET", key, "token", "status", "notify", "flow", "deps")
   if current[1] == token and current[2] == FINAL_STATUS[outcome] then
     -- already recorded: this batch was sent again after its reply was lost
   elseif current[2] == false then
@@ -40,6 +41,9 @@ while pos <= #ARGV do
     end
     if current[4] then
       FLOW().left_started(K, id, current[4], outcome)
+    end
+    if current[5] and (outcome == "finished" or outcome == "failed") then
+      outbox = outbox + DEPS().acked(K, id, outcome, first, last)
     end
     leaving[q] = leaving[q] or {}
     table.insert(leaving[q], id)
@@ -92,4 +96,4 @@ end
 for q, due in pairs(earliest) do
   nudge_scheduler(queue_keys(q), due)
 end
-return {rejected, gone}
+return {rejected, gone, outbox > 0 and 1 or 0}

@@ -1,10 +1,10 @@
 -- Cancel a queued or scheduled job. ARGV: id.
 -- Returns "canceled", the status that prevented it, or false if there is no such job.
--- uses: flow
+-- uses: flow, deps
 local K = queue_keys(0)
 local id = ARGV[1]
 local key = K.job .. id
-local current = redis.call("HMGET", key, "status", "notify", "result_ttl")
+local current = redis.call("HMGET", key, "status", "notify", "result_ttl", "deps")
 local status = current[1]
 if not status then
   return false
@@ -15,6 +15,8 @@ if status == "queued" then
   end
 elseif status == "scheduled" then
   redis.call("ZREM", K.scheduled, id)
+elseif status == "deferred" then
+  DEPS().undefer(K, id)
 else
   return status
 end
@@ -27,4 +29,7 @@ end
 notify_waiter(K, id, current[2])
 redis.call("HINCRBY", K.stats, "canceled", 1)
 remember(K.canceled, {id})
+if current[4] then
+  DEPS().ended(K, id, "canceled", false, "Canceled", "it was canceled")
+end
 return "canceled"
