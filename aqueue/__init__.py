@@ -60,6 +60,10 @@ if TYPE_CHECKING:
         JobInfo,
         current_job,
     )
+    from aqueue.workflow.compose import Chain, Group, Signature, chain, group, step
+    from aqueue.workflow.dependency import Dependency
+    from aqueue.workflow.handle import SyncWorkflow, Workflow
+    from aqueue.workflow.inputs import Outcome
 
 _WHERE = {
     "AsyncQueue": "aqueue.client.async_queue",
@@ -101,6 +105,16 @@ _WHERE = {
     "Worker": "aqueue.worker",
     "JobInfo": "aqueue.worker.executor",
     "current_job": "aqueue.worker.executor",
+    "Dependency": "aqueue.workflow.dependency",
+    "Chain": "aqueue.workflow.compose",
+    "Group": "aqueue.workflow.compose",
+    "Signature": "aqueue.workflow.compose",
+    "chain": "aqueue.workflow.compose",
+    "group": "aqueue.workflow.compose",
+    "step": "aqueue.workflow.compose",
+    "SyncWorkflow": "aqueue.workflow.handle",
+    "Workflow": "aqueue.workflow.handle",
+    "Outcome": "aqueue.workflow.inputs",
 }
 
 __all__ = [
@@ -109,9 +123,12 @@ __all__ = [
     "AsyncQueue",
     "AsyncTask",
     "Attempt",
+    "Chain",
     "ConnectionFailed",
+    "Dependency",
     "EnqueueUncertain",
     "FunctionNotAllowed",
+    "Group",
     "JSONSerializer",
     "Job",
     "JobCanceled",
@@ -125,6 +142,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "NoSuchJobError",
+    "Outcome",
     "PayloadTooLarge",
     "PickleSerializer",
     "Progress",
@@ -134,14 +152,20 @@ __all__ = [
     "Retry",
     "SerializationError",
     "Serializer",
+    "Signature",
     "Snooze",
     "SyncJob",
     "SyncTask",
+    "SyncWorkflow",
     "Task",
     "Worker",
     "WorkerCrashed",
     "WorkerInfo",
+    "Workflow",
+    "chain",
     "current_job",
+    "group",
+    "step",
     "task",
 ]
 

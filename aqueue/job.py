@@ -42,6 +42,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     EXPIRED = "expired"  # not started before its ``expires``
+    DEFERRED = "deferred"  # waiting for the jobs it depends on (``depends_on``)
 
     @property
     def is_done(self) -> bool:
@@ -136,7 +137,8 @@ class JobRecord:
         if self.status is JobStatus.EXPIRED:
             raise JobExpired(f"job {self.id} expired before it started")
         if self.status is JobStatus.CANCELED:
-            raise JobCanceled(f"job {self.id} was canceled")
+            reason = f": {self.exc_message}" if self.exc_message else ""
+            raise JobCanceled(f"job {self.id} was canceled{reason}")
         if not self.status.is_done:
             raise JobNotDone(f"job {self.id} has not ended: it is {self.status}")
         if self.raw_result is None:

@@ -19,6 +19,7 @@ from aqueue.flow.directive import Debounce, FlowDirective, Unique, resolve_flow
 from aqueue.jobcontrol.options import ControlOptions, resolve_control
 from aqueue.retry import Retry
 from aqueue.store.keys import check_name
+from aqueue.workflow.dependency import DependsOn, Parents, resolve_depends
 
 DEFAULT_JOB_TIMEOUT = 180.0
 DEFAULT_RESULT_TTL = 500
@@ -63,6 +64,11 @@ class JobOptions(TypedDict, total=False):
       (``current_job().update_meta()``).
     - ``on_success`` / ``on_failure``: a function (or its dotted name) the worker calls
       once the job's outcome is recorded, if the worker allows that function.
+
+    Dependencies (docs/workflows.md):
+
+    - ``depends_on``: a job, job id or ``Dependency`` (or a list of them), in any queue:
+      the job is ``deferred`` until they have ended, then runs (once).
     """
 
     job_id: str
@@ -82,6 +88,8 @@ class JobOptions(TypedDict, total=False):
     meta: dict[str, Any]
     on_success: Callable[..., Any] | str
     on_failure: Callable[..., Any] | str
+    # -- dependencies (aqueue.workflow) --
+    depends_on: DependsOn
 
 
 OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
@@ -90,7 +98,6 @@ OPTION_NAMES: frozenset[str] = frozenset(JobOptions.__annotations__)
 RQ_NAMES = {
     "timeout": "RQ's `timeout` is `job_timeout` in aqueue",
     "ttl": "RQ's `ttl` (expire if not started) is `expires` in aqueue",
-    "depends_on": "RQ's `depends_on` is not an aqueue option yet",
     "on_stopped": "RQ's `on_stopped` is not an aqueue option",
     "job_ttl": "RQ's `job_ttl` is not an aqueue option",
 }
@@ -108,6 +115,7 @@ class Resolved:
     description: str
     flow: FlowDirective | None = None  # priority, expiry, unique, debounce, limit key
     control: ControlOptions | None = None  # meta, callbacks
+    depends: Parents | None = None  # depends_on (aqueue.workflow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +167,13 @@ def resolve(options: JobOptions | dict[str, Any], defaults: QueueDefaults) -> Re
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"description is {len(description)} characters; at most "
                          f"{MAX_DESCRIPTION}")
+    flow = resolve_flow(options, job_id)
+    depends = resolve_depends(options["depends_on"]) if "depends_on" in options else None
+    if depends is not None and flow is not None:
+        raise ValueError("depends_on cannot be combined with priority, at_front, expires, "
+                         "unique, debounce or limit_key (not supported yet)")
     return Resolved(job_id, float(timeout), result_ttl, failure_ttl, retry, description,
-                    resolve_flow(options, job_id), resolve_control(options))
+                    flow=flow, control=resolve_control(options), depends=depends)
 
 
 def _ttl(name: str, value: Any) -> int:

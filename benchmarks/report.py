@@ -42,6 +42,11 @@ def brief(key: str, r: dict[str, Any]) -> str:
                 f"{r['cancel_p99_ms']:.2f} ms (n={r['n']}, {r['busy']} other jobs running)")
     if key == "roundtrip":
         return f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (n={r['n']})"
+    if key in ("chains", "groups"):  # scenarios_workflows.py
+        plain = (f" (plain jobs: {r['plain_jobs_per_s']:,.0f}/s, "
+                 f"{r['plain_redis_cmds_per_job']:.1f} cmds)" if "plain_jobs_per_s" in r else "")
+        return (f"{r['jobs']} jobs, {r['jobs_per_s']:,.0f} jobs/s end to end, "
+                f"{r['redis_cmds_per_job']:.1f} Redis cmds/job{plain}")
     text = (
         f"{r['completed']}/{r['n']} jobs, {r['jobs_per_s']:,.0f} jobs/s from start, "
         f"{r['steady_jobs_per_s']:,.0f} steady, startup {r['startup_s']:.2f}s"

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks import report, scenarios, scenarios_control, scenarios_wait
+from benchmarks import report, scenarios, scenarios_control, scenarios_wait, scenarios_workflows
 from benchmarks.common import RAW_DIR, REDIS_ARGS, RESULTS_DIR, ROOT, RedisServer, median
 from benchmarks.peers import PEERS, TOOLS_REQUIREMENTS, TOOLS_VENV, Peer
 from benchmarks.venvs import ensure_venv, freeze, package_versions
 
 SCENARIOS = ("enqueue", "bulk", "drain", "sleep", "roundtrip", "scale", "sync", "big", "waiters",
-             "threads", "startup", "cancel")
+             "threads", "startup", "cancel", "chains", "groups")
 SCALE_PROCS = (1, 2, 4)
 
 
@@ -104,6 +104,11 @@ def plan(
         steps.append(("startup", lambda c: scenarios_wait.startup(c, peer)))
     if "cancel" in wanted and peer.name == "aqueue":  # cancelling running jobs: aqueue's own
         steps.append(("cancel", lambda c: scenarios_control.cancel_latency(c, peer, 200)))
+    if "chains" in wanted and peer.name == "aqueue":
+        steps.append(("chains", lambda c: scenarios_workflows.chains(c, peer, sz.chains)))
+    if "groups" in wanted and peer.name == "aqueue":
+        steps.append(("groups", lambda c: scenarios_workflows.groups(
+            c, peer, sz.groups, sz.group_size)))
     return steps
 
 

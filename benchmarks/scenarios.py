@@ -44,6 +44,9 @@ class Sizes:
     waiters: int  # coroutines waiting at once
     threads: int  # producer threads sharing one sync producer
     thread_jobs: int  # jobs over all of them
+    chains: int = 10_000  # two-step chains (scenarios_workflows.py)
+    groups: int = 1_000  # groups of group_size members and a callback
+    group_size: int = 100
 
 
 FULL = Sizes(enqueue=5000, bulk=20000, drain=20000, sleep=5000, roundtrip=500, roundtrip_seconds=60,
@@ -51,7 +54,7 @@ FULL = Sizes(enqueue=5000, bulk=20000, drain=20000, sleep=5000, roundtrip=500, r
              thread_jobs=5000)
 QUICK = Sizes(enqueue=1000, bulk=2000, drain=2000, sleep=1000, roundtrip=200, roundtrip_seconds=15,
               sync=1000, big=300, payload=64 * 1024, waiters=2000, threads=200,
-              thread_jobs=1000)
+              thread_jobs=1000, chains=500, groups=20, group_size=20)
 
 
 class Ctx:

@@ -17,9 +17,10 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "aqueue" / "store" / "scripts"
 
 # Who runs each script (aqueue/store/scripts/<name>.lua). A new script must be named here.
 PRODUCER = frozenset({"enqueue", "watch", "counts", "cancel", "requeue_failed", "empty",
-                      "delete", "flow_control", "cron_register", "cron_control"})
+                      "delete", "flow_control", "cron_register", "cron_control",
+                      "defer", "depend", "release"})  # release: after a cancel or delete
 WORKER = frozenset({"claim", "ack", "idle", "renew", "register", "promote", "reap",
-                    "cron_register", "cron_control", "cron_fire",
+                    "cron_register", "cron_control", "cron_fire", "release",
                     "sample", "index_prune",  # the history plugin, in every worker
                     "job_set"})  # a job's meta, progress, callback error (aqueue.jobcontrol)
 OPERATOR = frozenset({"workers", "search_index", "search_scan", "index_backfill",

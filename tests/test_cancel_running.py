@@ -170,3 +170,24 @@ async def test_a_cancellation_that_overtakes_its_claim_is_applied_when_the_claim
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled() and claimed.settled and not canceller.early
     assert [ack.outcome for ack in acker._pending] == ["canceled"]
+
+
+async def test_canceling_a_running_parent_cancels_its_dependents_and_runs_the_tolerant(
+        topology: Topology) -> None:
+    """The cancel of a running job is an end like any other for its dependents: a child
+    whose policy is "fail" is canceled with the reason, one with "run" runs."""
+    from aqueue import Dependency
+    from tests import workflow_tasks
+
+    async with AsyncQueue(topology.names[0], url=topology.url) as queue, \
+            worker(topology, queue.name,
+                   imports=["tests.control_tasks", "tests.workflow_tasks"]):
+        parent = await queue.enqueue(control_tasks.run_until_canceled, "parent")
+        strict = await queue.enqueue(workflow_tasks.note, "strict", depends_on=parent)
+        tolerant = await queue.enqueue(workflow_tasks.note, "tolerant",
+                                       depends_on=Dependency(parent, on_failure="run"))
+        await started(queue, parent.id)
+        assert await parent.cancel() is True
+        with pytest.raises(JobCanceled, match="canceled"):
+            await strict.result(timeout=5)
+        assert await tolerant.result(timeout=5) == "tolerant"

@@ -272,7 +272,11 @@ def test_killing_the_sentinel_primary_promotes_its_replica(
     print(f"sentinel promotion after SIGKILL of the primary: {seconds:.2f} s")
     assert set(fresh_redis_sentinel.reported_primaries().values()) == set(replica)
     print(f"killed primary rejoining as replica: {fresh_redis_sentinel.restart(old):.2f} s")
-    assert fresh_redis_sentinel.replica_ports() == [old]
+    # It comes back as a replica; on a loaded machine the full resync it asks for can stall
+    # the new primary past down-after-milliseconds (1 s here), and the sentinels may then
+    # rightly fail over once more, to it. Either way both nodes serve the set again.
+    primary = fresh_redis_sentinel.primary_port()
+    assert sorted([primary, *fresh_redis_sentinel.replica_ports()]) == sorted([old, *replica])
 
 
 def test_heal_restores_a_set_whose_primary_was_killed(

@@ -4,13 +4,11 @@ Redis unreachable; 2: a usage error)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
-from aqueue.errors import AqueueError
+from aqueue.cli.worker_start import run_async as run_async  # shared by every command
 
 T = TypeVar("T")
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -41,15 +39,3 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line and exit with ``code``."""
     typer.secho(f"error: {message}", fg="red", err=True)
     raise typer.Exit(code)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run with uvloop when it is installed; turn aqueue errors into one clear line."""
-    try:
-        try:
-            import uvloop
-        except ImportError:
-            return asyncio.run(coro)
-        return uvloop.run(coro)
-    except AqueueError as exc:
-        fail(str(exc))

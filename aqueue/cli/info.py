@@ -78,12 +78,17 @@ async def _info(names: list[str], url: str | None) -> None:
 
 def queue_table(counts: dict[str, QueueCounts], workers: list[WorkerInfo]) -> str:
     served = {q for w in workers for q in w.queues}
+    # jobs waiting for others (depends_on): a column only while some queue has them
+    deferred = any(c.deferred for c in counts.values())
     lines = [f"{'queue':<24}{'queued':>9}{'scheduled':>11}{'started':>9}{'failed':>8}"
-             f"{'finished':>10}{'retried':>9}{'oldest':>8}"]
+             f"{'finished':>10}{'retried':>9}{'deferred' if deferred else '':>{10 * deferred}}"
+             f"{'oldest':>8}"]
     for name, c in counts.items():
         note = "" if name in served else "   (no live worker serves it)"
+        shown = f"{c.deferred:>10}" if deferred else ""
         lines.append(f"{name:<24}{c.queued:>9}{c.scheduled:>11}{c.started:>9}{c.failed:>8}"
-                     f"{c.finished:>10}{c.retried:>9}{format_age(c.oldest_queued_age):>8}{note}")
+                     f"{c.finished:>10}{c.retried:>9}{shown}"
+                     f"{format_age(c.oldest_queued_age):>8}{note}")
     if not counts:
         lines.append("(no queues)")
     return "\n".join(lines)

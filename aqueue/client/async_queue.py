@@ -32,6 +32,8 @@ from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
 from aqueue.store.store import Store
 from aqueue.tasks import AsyncTask, Task
+from aqueue.workflow.compose import Chain, Group, Signature
+from aqueue.workflow.handle import Workflow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -228,6 +230,26 @@ class AsyncQueue(QueueBase):
                 if job.draft.existing is not None:  # unique or debounced: kept instead
                     job.id = job.draft.existing
         return all_jobs
+
+    # -- workflows (aqueue.workflow, docs/workflows.md) -----------------------------
+
+    async def enqueue_workflow(self, flow: Signature[R] | Chain[R] | Group[R]
+                               ) -> Workflow[R]:
+        """Enqueue a ``chain(...)``, ``group(...)`` or ``step(...)``; its steps go to
+        their own queues (``step(...).on(name)``), this one by default."""
+        from aqueue.workflow import handle
+
+        jobs, exits, single = handle.plan(self, flow)
+        await self._run(handle.enqueue_plan(jobs), "enqueue a workflow to", write=True)
+        return handle.Workflow(self, [(q, d.id) for q, d in jobs], exits, single)
+
+    async def gather(self, jobs: Iterable[Any], timeout: float | None = None,
+                     return_exceptions: bool = False) -> list[Any]:
+        """The results of many jobs (``Job``s of any queue, or ids of this one), in order,
+        awaited together over this queue's one result subscription per server."""
+        from aqueue.workflow.handle import gather
+
+        return await gather(self, jobs, timeout, return_exceptions)
 
     # -- inspecting --------------------------------------------------------------------
 

@@ -82,9 +82,10 @@ class Draft:
         if o.flow is not None and o.flow.debounce is not None:
             scheduled = now + o.flow.debounce.wait
         due_later = scheduled is not None and scheduled > now
+        status = JobStatus.SCHEDULED if due_later else JobStatus.QUEUED
         return {
             "id": self.id, "queue_name": queue_name, "func": self.func,
-            "status": JobStatus.SCHEDULED if due_later else JobStatus.QUEUED,
+            "status": JobStatus.DEFERRED if o.depends is not None else status,
             "args": self.args, "kwargs": self.kwargs, "timeout": o.job_timeout,
             "result_ttl": o.result_ttl, "failure_ttl": o.failure_ttl, "retry": o.retry,
             "description": o.description, "enqueued_at": now,
@@ -117,6 +118,9 @@ class JobEncoder:
         if due_mode and resolved.flow is not None and resolved.flow.debounce is not None:
             raise ValueError("a debounced job runs `wait` seconds after the last enqueue: "
                              "use enqueue(), not enqueue_at() or enqueue_in()")
+        if due_mode and resolved.depends is not None:
+            raise ValueError("a job with depends_on runs when its parents have ended: use "
+                             "enqueue(), not enqueue_at() or enqueue_in()")
         encoded_args = b"[]" if not args else self._encode(
             name, args if self._tuples_as_lists else list(args), args, "args")
         encoded_kwargs = b"{}" if not kwargs else self._encode(name, kwargs, kwargs, "kwargs")

@@ -77,10 +77,12 @@ class QueueCounts:
     enqueued: int = 0
     oldest_queued_age: float | None = None
     expired: int = 0  # jobs not started before they expired (``expires``)
+    deferred: int = 0  # jobs waiting for the jobs they depend on (``depends_on``)
 
 
 # Where each listed state's ids are, and how to read a page of them.
-LISTED_STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled")
+LISTED_STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled",
+                 "deferred")
 PAGE_LIMIT = 1000
 
 REDIS_BULK_LIMIT = 512 * 1024 * 1024  # proto-max-bulk-len's default
@@ -137,6 +139,8 @@ class QueueOps:
     def _enqueue(self, drafts: Sequence[Draft]) -> Op[float]:
         if self.bulk_limit < REDIS_BULK_LIMIT:
             self._check_bulk(drafts)
+        if any(d.options.depends is not None for d in drafts):  # aqueue.workflow
+            return (yield from workflow_ops.enqueue(self, drafts))
         if len(drafts) == 1 and drafts[0].written_apart:
             draft = drafts[0]
             step = Script("enqueue", self.block, [1, self.name, *draft.wire(False)], before=(
@@ -209,7 +213,7 @@ class QueueOps:
                            failed=reply[3], finished=reply[4], retried=reply[5],
                            canceled=reply[6], enqueued=reply[7],
                            oldest_queued_age=float(reply[8]) if reply[8] else None,
-                           expired=reply[10])
+                           expired=reply[10], deferred=reply[11])
 
     def cancel(self, job_id: str) -> Op[bool]:
         """Cancel a queued, scheduled or running job; False if it had ended. A running
@@ -217,12 +221,13 @@ class QueueOps:
         outcome = yield Script("cancel", self.block, [job_id])
         if outcome is None:
             raise self.missing(job_id)
-        if isinstance(outcome, list):  # it was running: push the news to its worker
+        running = isinstance(outcome, list)
+        if running:  # push the news to its worker first: it stops the task
             from aqueue.jobcontrol.push import tell_worker
 
             yield from tell_worker(job_id, outcome[1].decode())
-            return True
-        return bool(outcome == b"canceled")
+        yield from workflow_ops.deliver_if_any(self.name)  # its dependents, if it has any
+        return running or outcome == b"canceled"
 
     def requeue_failed(self, job_ids: Iterable[str], all: bool) -> Op[int]:
         ids = list(job_ids)
@@ -242,6 +247,7 @@ class QueueOps:
         total = 0
         while dropped := int((yield Script("empty", self.block, [1000]))):
             total += dropped
+        yield from workflow_ops.deliver_if_any(self.name)  # dependents of dropped jobs
         return total
 
     def queued_ids(self, start: int = 0, end: int = -1) -> Op[list[str]]:
@@ -254,14 +260,16 @@ class QueueOps:
     def job_ids(self, state: str, start: int = 0, stop: int = -1) -> Op[list[str]]:
         """Ids of jobs in ``state``, in the order the queue keeps them: queued in the order
         they will run, scheduled by due time, started by lease, failed and the recent
-        finished/canceled newest first."""
+        finished/canceled newest first, deferred in enqueue order."""
         if state not in LISTED_STATES:
             raise ValueError(f"unknown state {state!r}: choose one of {', '.join(LISTED_STATES)}")
         key = {"queued": self.keys.queued, "scheduled": self.keys.scheduled,
                "started": self.keys.started, "failed": self.keys.failed,
                "finished": f"{self.keys.base}finished",
-               "canceled": f"{self.keys.base}canceled"}[state]
-        command = {"scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE"}.get(
+               "canceled": f"{self.keys.base}canceled",
+               "deferred": f"{self.keys.base}deferred"}[state]
+        command = {"scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE",
+                   "deferred": "ZRANGE"}.get(
             state, "LRANGE")
         ids = yield Call((command, key, start, stop), self.keys.queued)
         return [i.decode() for i in ids]
@@ -288,6 +296,7 @@ class QueueOps:
         if not ids:
             return 0, {}
         deleted, refused = yield Script("delete", self.block, ["ids", *ids])
+        yield from workflow_ops.deliver_if_any(self.name)  # their dependents, if any
         return int(deleted), {r[0].decode(): (r[1].decode() if r[1] else None)
                               for r in refused}
 
@@ -366,6 +375,7 @@ class QueueMemory:
 
 
 from aqueue.client import ops_inspect  # noqa: E402  (it builds on the steps above)
+from aqueue.workflow import ops as workflow_ops  # noqa: E402
 
 
 def _job_exists(exc: ResponseError) -> Exception:

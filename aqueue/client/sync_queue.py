@@ -22,7 +22,7 @@ from aqueue.client.base import DEFAULT_MAX_PAYLOAD, QueueBase
 from aqueue.client.encoding import Draft, FunctionRef
 from aqueue.client.flow_ops import FlowOps
 from aqueue.client.history import HistorySample
-from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, Script, Step
+from aqueue.client.ops import Call, Many, Op, QueueCounts, QueueMemory, QueueOps, Script, Step
 from aqueue.client.ops_inspect import RunningJob
 from aqueue.client.search import IndexInfo, SearchQuery, SearchResult
 from aqueue.client.sync_listener import SyncResultListener
@@ -38,6 +38,8 @@ from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
 from aqueue.store.sync_store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, SyncStore
 from aqueue.tasks import SyncTask, Task
+from aqueue.workflow.compose import Chain, Group, Signature
+from aqueue.workflow.handle import SyncWorkflow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -232,16 +234,37 @@ class Queue(QueueBase):
 
     def wait_for_result(self, job_id: str, timeout: float | None = None) -> Any:
         """Block (no polling) until the job ends; return its result or raise its failure."""
+        data = self._wait_hash(self.ops, job_id, timeout)
+        record = JobRecord(**JobRecord.fields_from_hash(job_id, self.name, data))
+        return record.decode_outcome(self.serializer)
+
+    def _wait_hash(self, ops: QueueOps, job_id: str, timeout: float | None
+                   ) -> dict[bytes, bytes]:
         self._check_open()
         self._after_fork()
         with self._listener_lock:
             if self._listener is None:
                 self._listener = SyncResultListener(self.store)
             listener = self._listener
-        data = listener.wait(self.ops, job_id, timeout,
+        return listener.wait(ops, job_id, timeout,
                              lambda op: self._run(op, "wait_for_result on"))
-        record = JobRecord(**JobRecord.fields_from_hash(job_id, self.name, data))
-        return record.decode_outcome(self.serializer)
+
+    # -- workflows (aqueue.workflow, docs/workflows.md) -----------------------------
+
+    def enqueue_workflow(self, flow: Signature[R] | Chain[R] | Group[R]) -> SyncWorkflow[R]:
+        """Enqueue a ``chain(...)``, ``group(...)`` or ``step(...)`` (see AsyncQueue)."""
+        from aqueue.workflow import handle
+
+        jobs, exits, single = handle.plan(self, flow)
+        self._run(handle.enqueue_plan(jobs), "enqueue a workflow to", write=True)
+        return handle.SyncWorkflow(self, [(q, d.id) for q, d in jobs], exits, single)
+
+    def gather(self, jobs: Iterable[Any], timeout: float | None = None,
+               return_exceptions: bool = False) -> list[Any]:
+        """The results of many jobs (``SyncJob``s of any queue, or ids of this one)."""
+        from aqueue.workflow.handle import gather_sync
+
+        return gather_sync(self, jobs, timeout, return_exceptions)
 
     def cancel(self, job_id: str) -> bool:
         return self._run(self.ops.cancel(job_id), "cancel on")

@@ -41,6 +41,9 @@ key                             type         holds
 
 Time and flow control (priorities, limits, unique locks, schedules) add keys of their own
 in the same slot, listed in ``aqueue/flow/keys.py``.
+Dependencies (``depends_on``, chains, groups) add a job's dependents and pending parents,
+the queue's ``deferred`` set and its ``outbox``, in the same slot, listed in
+``scripts/_deps.lua``.
 
 All times (lease deadlines, due times, heartbeats) are Redis's own clock (``TIME`` inside
 the scripts), so hosts whose clocks disagree still agree on them.

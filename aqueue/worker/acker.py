@@ -36,6 +36,7 @@ class Acker:
         self.stats = stats
         self.gate = gate
         self.on_written = on_written
+        self.on_outbox: Callable[[], None] | None = None  # an ack wrote dependents' messages
         self.inflight: dict[str, Claimed] = {}  # by claim token, in claim order
         self.all_acked = asyncio.Event()  # set while no claimed job awaits its outcome
         self.all_acked.set()
@@ -135,7 +136,10 @@ class Acker:
             job = ack.claimed
             argv += [job.position, job.id, job.token, ack.outcome, ack.number,
                      len(ack.fields) // 2, *ack.fields]
-        rejected, gone = await self.store.script("ack", group.keys, argv, retry_sent=True)
+        reply = await self.store.script("ack", group.keys, argv, retry_sent=True)
+        rejected, gone = reply[0], reply[1]
+        if len(reply) > 2 and reply[2] and self.on_outbox is not None:
+            self.on_outbox()
         rejected_tokens = {r.decode() for r in rejected}
         gone_tokens = {g.decode() for g in gone}
         recorded = len(batch) - len(rejected_tokens) - len(gone_tokens)

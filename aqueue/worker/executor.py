@@ -139,6 +139,10 @@ async def execute(claimed: Claimed, ctx: ExecutionContext) -> Ack | None:
     except Exception as exc:
         return fail(claimed, job, "InvalidPayload",
                     f"job {claimed.id} ({job.func}): arguments cannot be decoded: {exc}")
+    if b"inputs" in claimed.fields:  # a step of a chain or a group's callback
+        from aqueue.workflow.inputs import with_inputs
+
+        args = with_inputs(claimed.fields, args, ctx.serializer)
 
     claimed.attempt = job.attempts + 1
     claimed.max_attempts = 1 + (job.retry.max if job.retry is not None else 0)

@@ -61,6 +61,7 @@ from aqueue.worker.job_threads import JobThreads
 from aqueue.worker.log_events import JobLogger
 from aqueue.worker.running import RunningJobs
 from aqueue.worker.watchdog import LoopWatchdog
+from aqueue.workflow.delivery import Delivery
 
 if TYPE_CHECKING:
     from aqueue.observe.metrics import WorkerMetrics
@@ -133,12 +134,14 @@ class Worker:
         self.reaper = Reaper()
         # schedules (cron=) and those added at runtime: every worker may enqueue their runs
         self.cron = CronPlugin(cron, serializer=get_serializer(serializer))
-        self.plugins: list[Plugin] = [self.promoter, self.reaper, self.cron, *default_plugins(),
-                                      *plugins]
+        self.delivery = Delivery()  # dependents of ended jobs (aqueue.workflow)
+        self.plugins: list[Plugin] = [self.promoter, self.reaper, self.cron, self.delivery,
+                                      *default_plugins(), *plugins]
         self._stopping = asyncio.Event()
         self._crash: BaseException | None = None
         self._signals = 0
         self.acker = Acker(self.store, self.stats, self.gate, on_written=self._recorded)
+        self.acker.on_outbox = self.delivery.kick
         self.running = RunningJobs(self.acker, self.events, self.name)
         self._context = ExecutionContext(self.registry, get_serializer(serializer),
                                          self.threads, self.running.settle, self.events,

@@ -191,6 +191,7 @@
         h("td", {}, h("a", {href: queueUrl(q.name), class: "mono"}, q.name)),
         h("td", {class: "n", "data-count": "queued"}, h("a", {href: queueUrl(q.name, {state: "queued"})}, fmt(c.queued))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "scheduled"})}, fmt(c.scheduled))),
+        h("td", {class: "n", "data-count": "deferred"}, fmt(c.deferred || 0)),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "started"})}, fmt(c.started))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "failed"}), class: c.failed ? "err" : ""}, fmt(c.failed))),
         h("td", {class: "n"}, fmt(c.finished)),
@@ -349,7 +350,7 @@
         catch (e) { toast(e.message, true); }
       };
       if (d.status === "failed") actions.push(h("button", {"data-action": "requeue", onclick: doit("requeue")}, "requeue"));
-      if (d.status === "queued" || d.status === "scheduled" || d.status === "started") actions.push(h("button", {"data-action": "cancel", onclick: doit("cancel")}, "cancel"));
+      if (d.status === "queued" || d.status === "scheduled" || d.status === "started" || d.status === "deferred") actions.push(h("button", {"data-action": "cancel", onclick: doit("cancel")}, "cancel"));
       if (d.status !== "started") actions.push(h("button", {"data-action": "delete", class: "danger", onclick: doit("delete")}, "delete"));
     }
     const run = d.running;

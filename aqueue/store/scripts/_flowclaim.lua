@@ -141,7 +141,8 @@ flow_claim_part = function(L)
     local d = flow_decode(directive)
     local FK = F and F.K or flow_keys(K)
     if d.xi or d.xa then
-      local info = redis.call("HMGET", key, "expires_at", "started_at", "notify", "result_ttl")
+      local info = redis.call("HMGET", key, "expires_at", "started_at", "notify", "result_ttl",
+        "deps")
       if not info[2] and tonumber(info[1]) and tonumber(info[1]) < now then
         redis.call("HSET", key, "status", "expired", "ended_at", stamp(now))
         redis.call("HINCRBY", K.stats, "expired", 1)
@@ -150,6 +151,9 @@ flow_claim_part = function(L)
           redis.call("EXPIRE", key, math.max(ttl, 1))
         end
         notify_waiter(K, id, info[3])
+        if info[5] then
+          DEPS().ended(K, id, "expired", false, "JobExpired", "it expired before it started")
+        end
         flow_unlock(FK, id, d)
         if d.k and F and F.counted[id] then
           flow_release_key(K, FK, d.k)

@@ -8,8 +8,8 @@
 --   outcome "snooze":   like "retry", but no failure: number = seconds until it runs again
 --   outcome "canceled": only confirms a cancellation cancel.lua recorded (frees the claim)
 -- Returns {tokens of rejected outcomes (the job is not started under that token: the lease
--- was lost), tokens of jobs that no longer exist}.
--- uses: flow, flowgate, control
+-- was lost), tokens of jobs that no longer exist, 1 if an outbox got messages (deps)}.
+-- uses: flow, flowgate, control, deps
 local FINAL_STATUS = {finished = "finished", failed = "failed", retry = "scheduled",
   requeue = "queued", snooze = "scheduled", canceled = "canceled"}
 local now = clock()
@@ -18,6 +18,7 @@ local rejected, gone = {}, {}
 local leaving = {}
 local finished = {}
 local counts = {}
+local outbox = 0
 local earliest = {}
 local pos = 1
 while pos <= #ARGV do
@@ -27,7 +28,7 @@ while pos <= #ARGV do
   pos = last + 1
   local K = queue_keys(q)
   local key = K.job .. id
-  local current = redis.call("HMGET", key, "token", "status", "notify", "flow")
+  local current = redis.call("HMGET", key, "token", "status", "notify", "flow", "deps")
   if current[1] == token and current[2] == FINAL_STATUS[outcome] then
     -- already recorded: this batch was sent again after its reply was lost
   elseif current[2] == false then
@@ -45,6 +46,9 @@ while pos <= #ARGV do
     end
     if current[4] then
       FLOW().left_started(K, id, current[4], outcome)
+    end
+    if current[5] and (outcome == "finished" or outcome == "failed") then
+      outbox = outbox + DEPS().acked(K, id, outcome, first, last)
     end
     leaving[q] = leaving[q] or {}
     table.insert(leaving[q], id)
@@ -97,4 +101,4 @@ end
 for q, due in pairs(earliest) do
   nudge_scheduler(queue_keys(q), due)
 end
-return {rejected, gone}
+return {rejected, gone, outbox > 0 and 1 or 0}

@@ -3,11 +3,11 @@
 -- next, apart: its outcome is recorded here, so that the worker's own ack is refused and
 -- the reaper never sees it again), "is <status>" for a job that had ended, or false if
 -- there is no such job.
--- uses: flow, flowgate, control
+-- uses: flow, flowgate, control, deps
 local K = queue_keys(0)
 local id = ARGV[1]
 local key = K.job .. id
-local current = redis.call("HMGET", key, "status", "notify", "result_ttl", "token", "flow")
+local current = redis.call("HMGET", key, "status", "notify", "result_ttl", "token", "flow", "deps")
 local status = current[1]
 if not status then
   return false
@@ -25,6 +25,8 @@ elseif status == "started" then
     FLOW().left_started(K, id, current[5], "canceled")
   end
   flow_room(K)
+elseif status == "deferred" then
+  DEPS().undefer(K, id)
 else
   return "is " .. status -- (not "canceled": a job canceled before is not canceled again)
 end
@@ -37,6 +39,9 @@ end
 notify_waiter(K, id, current[2])
 redis.call("HINCRBY", K.stats, "canceled", 1)
 remember(K.canceled, {id})
+if current[6] then
+  DEPS().ended(K, id, "canceled", false, "Canceled", "it was canceled")
+end
 if status == "started" then
   return {"canceled", current[4] or ""}
 end

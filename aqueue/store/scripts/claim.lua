@@ -2,7 +2,7 @@
 -- started under a lease, and return their hashes, in one atomic step.
 -- ARGV: count, lease (seconds), claim id (unique per call: worker nonce + sequence)
 -- Returns {Redis's time, {queue_index, id, token, {field, value, ...}}...}.
--- uses: flow, flowclaim, flowgate
+-- uses: flow, deps, flowclaim, flowgate
 local count = tonumber(ARGV[1])
 local now = clock()
 local started_at, deadline, claim_id = stamp(now), now + tonumber(ARGV[2]), ARGV[3]

@@ -21,7 +21,8 @@ for j = 1, njobs do
   if current[1] then
     if explicit == "0" or current[2] == nonce then
       skip[j] = true
-    elseif current[1] == "queued" or current[1] == "scheduled" or current[1] == "started" then
+    elseif current[1] == "queued" or current[1] == "scheduled" or current[1] == "started"
+        or current[1] == "deferred" then
       if ARGV[pos + 6] == "flow" and FLOW().keeps_existing(ARGV[pos + 7]) then
         skip[j] = true
         kept = kept or {}

@@ -2,7 +2,7 @@
 -- them once they have been delivered `max_deliveries` times; forget expired failures.
 -- ARGV: max_deliveries (0: no limit), limit.
 -- Returns {requeued_ids, failed_ids, ids of leases whose job no longer exists}.
--- uses: flow, flowgate, control
+-- uses: flow, flowgate, control, deps
 local K = queue_keys(0)
 local now = clock()
 local max_deliveries = tonumber(ARGV[1])
@@ -10,7 +10,7 @@ local expired = redis.call("ZRANGEBYSCORE", K.started, "-inf", now, "LIMIT", 0, 
 local requeued, failed, gone = {}, {}, {}
 for _, id in ipairs(expired) do
   local key = K.job .. id
-  local current = redis.call("HMGET", key, "deliveries", "notify", "failure_ttl", "status", "flow")
+  local current = redis.call("HMGET", key, "deliveries", "notify", "failure_ttl", "status", "flow", "deps")
   if not current[4] then
     gone[#gone + 1] = id
   else
@@ -26,6 +26,9 @@ for _, id in ipairs(expired) do
         FLOW().left_started(K, id, current[5], "failed")
       end
       notify_waiter(K, id, current[2])
+      if current[6] then
+        DEPS().ended(K, id, "failed", false, "WorkerDied", "worker died " .. deliveries .. " times")
+      end
       failed[#failed + 1] = id
     else
       redis.call("HSET", key, "status", "queued")
