@@ -310,6 +310,29 @@ def _errors(out: dict[str, Any]) -> str:
     return "\n".join(lines + notes)
 
 
+def features_table(out: dict[str, Any]) -> str:
+    """Scenarios only aqueue runs (no peer has the feature): chains, groups, cancel."""
+    rows = []
+    chains, groups, cancel = (_med(out, "aqueue", k) for k in ("chains", "groups", "cancel"))
+    for label, r in (("two-step chains (each step gets the previous result)", chains),
+                     ("groups with a completion callback", groups)):
+        if r is None:
+            continue
+        plain = (f"{r['plain_jobs_per_s']:,.0f} / {r['plain_redis_cmds_per_job']:.1f}"
+                 if "plain_jobs_per_s" in r else "—")
+        rows.append(f"| {label} | {r['jobs']:,} | {r['jobs_per_s']:,.0f} | "
+                    f"{r['redis_cmds_per_job']:.1f} | {plain} |")
+    text = ""
+    if rows:
+        text += ("| workflow | jobs | jobs/s end to end | Redis cmds / job | the same number of "
+                 "plain jobs: jobs/s / cmds |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    if cancel is not None:
+        text += (f"\nCancelling a running job (`job.cancel()` until the job's task sees its "
+                 f"`CancelledError`, {cancel['busy']} other jobs running, n={cancel['n']}): "
+                 f"p50 {cancel['cancel_p50_ms']:.2f} ms, p99 {cancel['cancel_p99_ms']:.2f} ms.\n")
+    return text or "not run"
+
+
 def write_docs(out: dict[str, Any], chart: Path | None) -> None:
     meta = out["meta"]
     m = meta["machine"]
@@ -372,6 +395,10 @@ the latency includes the time the producer takes to work through it. A waiter th
 no result after 30 s counts as failed (see Notes). Start-up runs from spawning the worker
 process (`time.time()` in the orchestrator) to the first job's end (the job's
 `time.time()`), with the jobs enqueued before the spawn.
+
+## aqueue's own features: workflows and cancelling running jobs
+
+{features_table(out)}
 
 ## aqueue's enqueue against its producer before options, signature checks and drafts
 
