@@ -194,6 +194,17 @@ async def test_job_data_is_never_markup(dash: Build, queue: AsyncQueue, redis_ur
             assert page.text.count("<script") == 2  # the data block and dashboard.js
 
 
+async def test_the_deferred_view_lists_jobs_waiting_for_their_parents(
+    dash: Build, queue: AsyncQueue, redis_url: str
+) -> None:
+    parent = await queue.enqueue(t.render_report, 1)
+    child = await queue.enqueue(t.send_email, "a@example.com", depends_on=parent)
+    async with client(dash(redis_url)) as c:
+        data = (await c.get(f"/api/queues/{queue.name}?state=deferred")).json()
+    assert [j["id"] for j in data["jobs"]] == [child.id]
+    assert data["counts"]["deferred"] == 1
+
+
 async def test_a_job_page_links_the_jobs_named_in_its_arguments(
     dash: Build, queue: AsyncQueue, redis_url: str
 ) -> None:

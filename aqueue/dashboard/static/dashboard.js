@@ -191,7 +191,7 @@
         h("td", {}, h("a", {href: queueUrl(q.name), class: "mono"}, q.name)),
         h("td", {class: "n", "data-count": "queued"}, h("a", {href: queueUrl(q.name, {state: "queued"})}, fmt(c.queued))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "scheduled"})}, fmt(c.scheduled))),
-        h("td", {class: "n", "data-count": "deferred"}, fmt(c.deferred || 0)),
+        h("td", {class: "n", "data-count": "deferred"}, h("a", {href: queueUrl(q.name, {state: "deferred"})}, fmt(c.deferred || 0))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "started"})}, fmt(c.started))),
         h("td", {class: "n"}, h("a", {href: queueUrl(q.name, {state: "failed"}), class: c.failed ? "err" : ""}, fmt(c.failed))),
         h("td", {class: "n"}, fmt(c.finished)),
@@ -210,8 +210,8 @@
   }
 
   // -- a queue ---------------------------------------------------------------------
-  const STATES = ["queued", "scheduled", "started", "failed", "finished", "canceled"];
-  const ACTIONS = {queued: ["cancel", "delete"], scheduled: ["cancel", "delete"], started: [],
+  const STATES = ["queued", "scheduled", "deferred", "started", "failed", "finished", "canceled"];
+  const ACTIONS = {queued: ["cancel", "delete"], scheduled: ["cancel", "delete"], deferred: ["cancel", "delete"], started: [],
                    failed: ["requeue", "delete"], finished: ["delete"], canceled: ["delete"]};
   let bulkStream = null;
   function jobRows(d, jobs, withQueue) {
