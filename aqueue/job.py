@@ -26,7 +26,7 @@ from aqueue.retry import Retry
 from aqueue.serializers import Serializer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from aqueue.client.async_queue import AsyncQueue
     from aqueue.client.sync_queue import Queue
@@ -216,6 +216,11 @@ class SyncJob(JobRecord, Generic[R]):
         """See ``Job.outcome``."""
         value: R = self.decode_outcome(self._bound().serializer)
         return value
+
+    def progress_updates(self) -> Iterator[Progress]:
+        """The job's progress as it is reported (the last one first, if any), until the
+        job ends."""
+        return self._bound().progress_updates(self.id)
 
     def refresh(self) -> None:
         fresh = self._bound().fetch_job(self.id)

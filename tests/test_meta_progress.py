@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
-from aqueue import AsyncQueue, Progress, Worker
+from aqueue import AsyncQueue, Progress, Queue, Worker
 from tests import control_tasks
 from tests.topologies import Topology
 
@@ -62,6 +64,23 @@ async def test_a_follower_sees_each_progress_until_the_job_ends(topology: Topolo
         await asyncio.sleep(0.1)
         async with worker(topology, queue.name):
             await asyncio.wait_for(follower, 5)
+        assert seen == [1, 2, 3, 4, 5]
+        assert queue.listener.connections == 1
+
+
+async def test_a_sync_follower_sees_each_progress_until_the_job_ends(
+        topology: Topology) -> None:
+    """The sync Queue follows progress too, from a plain thread, over its one listener."""
+    with Queue(topology.names[0], url=topology.url) as queue:
+        job = queue.enqueue(control_tasks.report_progress, 5)
+        seen: list[float] = []
+        follower = threading.Thread(
+            target=lambda: seen.extend(p.value for p in job.progress_updates()))
+        follower.start()
+        time.sleep(0.1)
+        async with worker(topology, queue.name):
+            await asyncio.to_thread(follower.join, 10)
+        assert not follower.is_alive()
         assert seen == [1, 2, 3, 4, 5]
         assert queue.listener.connections == 1
 

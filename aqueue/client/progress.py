@@ -1,4 +1,5 @@
-"""Following a job's progress as it is reported: ``Job.progress_updates()``.
+"""Following a job's progress as it is reported: ``Job.progress_updates()`` (and the sync
+``SyncJob.progress_updates()``).
 
 The worker publishes each ``set_progress`` on the job's progress channel (sharded pub/sub,
 in the queue's slot) as it records it. A follower subscribes there through the queue's
@@ -9,13 +10,17 @@ comes, until the job ends (the same wait as ``Job.result()``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import queue as queues
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aqueue.jobcontrol.record import Progress
 
 if TYPE_CHECKING:
     from aqueue.client.async_queue import AsyncQueue
+    from aqueue.client.sync_queue import Queue
+
+RECHECK = 5.0  # seconds a sync follower waits for news before it reads the job again
 
 
 async def follow_progress(queue: AsyncQueue, job_id: str) -> AsyncIterator[Progress]:
@@ -57,3 +62,42 @@ async def follow_progress(queue: AsyncQueue, job_id: str) -> AsyncIterator[Progr
         if ended is not None:
             ended.cancel()
             await asyncio.gather(ended, return_exceptions=True)
+
+
+def follow_progress_sync(queue: Queue, job_id: str) -> Iterator[Progress]:
+    """``follow_progress`` for the sync ``Queue``: the same channels, through its listener
+    thread; the job's end comes on its events channel (or is read every ``RECHECK`` s)."""
+    from aqueue.errors import QueueClosed
+
+    listener = queue.listener
+    progress_channel, events = queue.ops.keys.progress(job_id), queue.ops.keys.events(job_id)
+    inbox: queues.SimpleQueue[tuple[bytes, bytes]] = queues.SimpleQueue()
+    last: Progress | None = None
+    try:
+        listener.follow(progress_channel, inbox)
+        listener.follow(events, inbox)
+        record = queue.fetch_job(job_id)
+        while True:
+            if record.progress is not None and record.progress != last:
+                last = record.progress
+                yield last
+            if record.status.is_done:
+                return
+            try:
+                channel, payload = inbox.get(timeout=RECHECK)
+            except queues.Empty:
+                channel, payload = events, b""
+            if payload == b"closed":
+                raise QueueClosed("the queue was closed while following progress")
+            if payload == b"recheck":  # the subscription was lost: take it up again
+                listener.follow(channel, inbox)
+            elif channel == progress_channel:
+                progress = Progress.from_json(payload)
+                if progress is not None and progress != last:
+                    last = progress
+                    yield progress
+                continue
+            record = queue.fetch_job(job_id)  # it ended, or news may have been missed
+    finally:
+        listener.unfollow(progress_channel, inbox)
+        listener.unfollow(events, inbox)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import queue
 import selectors
 import socket
 import threading
@@ -71,11 +72,18 @@ class SyncResultListener:
         self._lock = threading.Lock()
         self._subscribers: dict[Address, _Subscriber] = {}
         self._waiters: dict[bytes, set[threading.Event]] = {}
+        self._streams: dict[bytes, set[queue.SimpleQueue[tuple[bytes, bytes]]]] = {}
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = socket.socketpair()
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._thread: threading.Thread | None = None
         self._closed = False
+
+    @property
+    def connections(self) -> int:
+        """Subscriber connections open now (one per server with waiters or followers)."""
+        with self._lock:
+            return sum(1 for s in self._subscribers.values() if not s.lost)
 
     def wait(self, ops: QueueOps, job_id: str, timeout: float | None,
              run: Runner) -> dict[bytes, bytes]:
@@ -102,7 +110,25 @@ class SyncResultListener:
                 waiters.discard(wake)
                 if not waiters:
                     self._waiters.pop(channel, None)
-                    self._unsubscribe(channel)
+                    if channel not in self._streams:
+                        self._unsubscribe(channel)
+
+    def follow(self, channel: bytes, inbox: queue.SimpleQueue[tuple[bytes, bytes]]) -> None:
+        """Put every message on ``channel`` in ``inbox`` as (channel, payload); b"recheck":
+        the subscription was lost, follow again. Until ``unfollow``."""
+        with self._lock:
+            self._streams.setdefault(channel, set()).add(inbox)
+        self._subscribe(channel)
+
+    def unfollow(self, channel: bytes, inbox: queue.SimpleQueue[tuple[bytes, bytes]]) -> None:
+        with self._lock:
+            inboxes = self._streams.get(channel, set())
+            inboxes.discard(inbox)
+            if inboxes:
+                return
+            self._streams.pop(channel, None)
+            if channel not in self._waiters:
+                self._unsubscribe(channel)
 
     def _subscribe(self, channel: bytes) -> None:
         for attempt in range(MAX_REDIRECTS + 1):
@@ -195,16 +221,19 @@ class SyncResultListener:
             if event is not None:
                 event.set()
         elif kind == b"smessage":
-            self._wake(channel)
+            self._wake(channel, reply[2])
         elif kind == b"sunsubscribe" and channel in subscriber.channels:
             subscriber.channels.discard(channel)  # the slot moved: resubscribe elsewhere
             self._wake(channel)
 
-    def _wake(self, channel: bytes) -> None:
+    def _wake(self, channel: bytes, payload: bytes = b"recheck") -> None:
         with self._lock:
             waiters = list(self._waiters.get(channel, ()))
+            inboxes = list(self._streams.get(channel, ()))
         for wake in waiters:
             wake.set()
+        for inbox in inboxes:
+            inbox.put((channel, payload))
 
     def _lose(self, subscriber: _Subscriber) -> None:
         subscriber.lost = True
@@ -225,6 +254,9 @@ class SyncResultListener:
             subscribers = list(self._subscribers.values())
             self._subscribers.clear()
             waiters = [w for ws in self._waiters.values() for w in ws]
+            inboxes = [i for s in self._streams.values() for i in s]
+        for inbox in inboxes:
+            inbox.put((b"", b"closed"))
         for subscriber in subscribers:
             subscriber.lost = True
             subscriber.connection.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar, Unpack, overload
@@ -26,6 +26,7 @@ from aqueue.client.sync_operate import SyncOperate
 from aqueue.client.translate import translate
 from aqueue.errors import NoSuchJobError
 from aqueue.job import JobRecord, JobStatus, SyncJob
+from aqueue.jobcontrol.record import Progress
 from aqueue.options import DEFAULT_JOB_TIMEOUT, DEFAULT_RESULT_TTL, KEEP_FOREVER, JobOptions
 from aqueue.serializers import Serializer
 from aqueue.store.server import warn_if_evicting
@@ -225,6 +226,13 @@ class Queue(SyncOperate, QueueBase):
     def get_status(self, job_id: str) -> JobStatus:
         return self._run(self.ops.status(job_id), "get_status on")
 
+    def progress_updates(self, job_id: str) -> Iterator[Progress]:
+        """The job's progress as its worker records it (the last one first), until the job
+        ends; through this queue's result listener (no connection of its own)."""
+        from aqueue.client.progress import follow_progress_sync
+
+        return follow_progress_sync(self, job_id)
+
     def wait_for_result(self, job_id: str, timeout: float | None = None) -> Any:
         """Block (no polling) until the job ends; return its result or raise its failure."""
         data = self._wait_hash(self.ops, job_id, timeout)
@@ -233,14 +241,18 @@ class Queue(SyncOperate, QueueBase):
 
     def _wait_hash(self, ops: QueueOps, job_id: str, timeout: float | None
                    ) -> dict[bytes, bytes]:
+        return self.listener.wait(ops, job_id, timeout,
+                                  lambda op: self._run(op, "wait_for_result on"))
+
+    @property
+    def listener(self) -> SyncResultListener:
+        """The one subscriber thread and connections all of this queue's waiters share."""
         self._check_open()
         self._after_fork()
         with self._listener_lock:
             if self._listener is None:
                 self._listener = SyncResultListener(self.store)
-            listener = self._listener
-        return listener.wait(ops, job_id, timeout,
-                             lambda op: self._run(op, "wait_for_result on"))
+            return self._listener
 
     # -- workflows (aqueue.workflow, docs/workflows.md) -----------------------------
 
