@@ -150,18 +150,23 @@ class QueueOps:
             for draft in drafts:
                 argv += draft.wire()
             step = Script("enqueue", self.block, argv)
-        try:
-            reply = yield step
-        except ConnectionLost as exc:
-            if not exc.sent:
-                raise
-            reply = yield from self._resend(step, drafts, exc)
-        except ResponseError as exc:
-            raise _job_exists(exc) from None
+        reply = yield from self.write_jobs(step, drafts)
         kept = reply[2] if len(reply) > 2 else []
         for index in range(0, len(kept), 2):  # unique / debounced: the pending job stays
             drafts[int(kept[index]) - 1].existing = kept[index + 1].decode()
         return float(reply[1])
+
+    def write_jobs(self, step: Script, drafts: Sequence[Draft]) -> Op[Any]:
+        """Send a script that writes ``drafts``; a reply lost after sending is resolved by
+        sending again (the scripts know their own jobs), a taken id is ``JobExistsError``."""
+        try:
+            return (yield step)
+        except ConnectionLost as exc:
+            if not exc.sent:
+                raise
+            return (yield from self._resend(step, drafts, exc))
+        except ResponseError as exc:
+            raise _job_exists(exc) from None
 
     def _resend(self, step: Script, drafts: Sequence[Draft], first: ConnectionLost) -> Op[Any]:
         last: Exception = first

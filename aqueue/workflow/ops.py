@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ResponseError
-
 from aqueue.client.ops import Call, Many, Op, Script, Sleep, Step
 from aqueue.errors import NoSuchJobError
-from aqueue.store.errors import ConnectionLost
 from aqueue.store.keys import QueueKeys
 
 if TYPE_CHECKING:
@@ -42,7 +39,6 @@ def enqueue(ops: QueueOps, drafts: Sequence[Draft]) -> Op[float]:
 def defer(ops: QueueOps, draft: Draft) -> Op[float]:
     """Write the job as deferred, then register it with each parent (register, then check:
     a parent that has ended already answers with its end, delivered here)."""
-    from aqueue.client.ops import _job_exists
 
     depends = draft.options.depends
     assert depends is not None
@@ -57,14 +53,7 @@ def defer(ops: QueueOps, draft: Draft) -> Op[float]:
     pairs = draft.wire()[6:]
     argv += [len(pairs) // 2, *pairs]
     step = Script("defer", ops.block, argv)
-    try:
-        reply = yield step
-    except ConnectionLost as exc:
-        if not exc.sent:
-            raise
-        reply = yield from ops._resend(step, [draft], exc)
-    except ResponseError as exc:
-        raise _job_exists(exc) from None
+    reply = yield from ops.write_jobs(step, [draft])
     now = float(reply[1])
     wants = "1" if depends.inputs else "0"
     by_queue: dict[str, list[str]] = {}
