@@ -70,6 +70,19 @@ local function notify_waiter(K, id, waiting)
   end
 end
 
+-- A job ends canceled (by a cancel, or a parent's failure): recorded with `...` (more
+-- field/value pairs), kept for its result TTL, its waiters told, counted.
+local function record_canceled(K, key, id, result_ttl, waiting, now, ...)
+  redis.call("HSET", key, "status", "canceled", "ended_at", stamp(now), ...)
+  local ttl = tonumber(result_ttl) or -1
+  if ttl >= 0 then
+    redis.call("EXPIRE", key, math.max(ttl, 1))
+  end
+  notify_waiter(K, id, waiting)
+  redis.call("HINCRBY", K.stats, "canceled", 1)
+  remember(K.canceled, {id})
+end
+
 -- Put a job in the failed registry, scored by when it failed; a failure TTL > 0 also
 -- schedules its removal (failed:expiry, read by the reaper); 0 keeps nothing.
 local function register_failure(K, key, id, now, failure_ttl)

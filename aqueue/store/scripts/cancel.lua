@@ -31,14 +31,7 @@ else
   return "is " .. status -- (not "canceled": a job canceled before is not canceled again)
 end
 FLOW().canceled(K, id)
-redis.call("HSET", key, "status", "canceled", "ended_at", stamp(clock()))
-local ttl = tonumber(current[3]) or -1
-if ttl >= 0 then
-  redis.call("EXPIRE", key, math.max(ttl, 1))
-end
-notify_waiter(K, id, current[2])
-redis.call("HINCRBY", K.stats, "canceled", 1)
-remember(K.canceled, {id})
+record_canceled(K, key, id, current[3], current[2], clock())
 if current[6] then
   DEPS().ended(K, id, "canceled", false, "Canceled", "it was canceled")
 end

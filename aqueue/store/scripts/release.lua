@@ -23,15 +23,8 @@ for pos = 1, #ARGV, 3 do
       local pq, pid = string.match(ref, "^(%S+) (%S+)$")
       local why = "parent job " .. pid .. " (queue " .. pq .. ") " .. (status == "deleted"
         and "was deleted" or status == "failed" and "failed" or "ended " .. status)
-      redis.call("HSET", key, "status", "canceled", "ended_at", stamp(now),
+      record_canceled(K, key, id, current[2], current[1], now,
         "exc_type", "DependencyFailed", "exc_message", why)
-      local ttl = tonumber(current[2]) or -1
-      if ttl >= 0 then
-        redis.call("EXPIRE", key, math.max(ttl, 1))
-      end
-      notify_waiter(K, id, current[1])
-      redis.call("HINCRBY", K.stats, "canceled", 1)
-      remember(K.canceled, {id})
       if DEPS().ended(K, id, "canceled", false, "DependencyFailed", why) > 0 then
         grew = 1
       end
