@@ -8,6 +8,9 @@ Each time a chunk arrives from a client, the proxy may drop the connection:
   discarded). Redis ran the command; the client never hears. For a blocking command
   the drop waits for its reply.
 
+``rewrite(old, new)`` replaces bytes in Redis's replies (same length, so that bulk
+lengths stay right): a server that tells another version, say.
+
 ``blackhole()`` stalls everything: connections are accepted, nothing is forwarded
 either way. Leaving it delivers what was held back, as a healed partition does; call
 ``close_all()`` first to model connections lost in it. Faults are drawn from a
@@ -66,6 +69,7 @@ class FaultyProxy:
         self._p_before = 0.0
         self._p_after = 0.0
         self._blackholed = False
+        self._rewrites: list[tuple[bytes, bytes]] = []
         self._stats = ProxyStats()
         self._links: set[_Link] = set()
         self._calls: list[tuple[Callable[[], object], threading.Event, list[object]]] = []
@@ -111,6 +115,12 @@ class FaultyProxy:
         if before + after > 1.0:
             raise ValueError(f"before + after must not exceed 1, got {before} + {after}")
         self._call(lambda: self._set_mode(float(before), float(after), blackholed=False))
+
+    def rewrite(self, old: bytes, new: bytes) -> None:
+        """From now on, replace ``old`` by ``new`` (as long) in what Redis answers."""
+        if len(old) != len(new):
+            raise ValueError("a rewrite must keep the length (bulk strings count bytes)")
+        self._call(lambda: self._rewrites.append((old, new)))
 
     def blackhole(self) -> None:
         """Accept connections, forward nothing either way, until another mode is set."""
@@ -265,6 +275,8 @@ class FaultyProxy:
                 self._count(dropped_after=1)
                 self._close_link(link)
             else:
+                for old, new in self._rewrites:
+                    data = data.replace(old, new)
                 link.to_client += data
         else:
             if not link.doomed and self._p_before + self._p_after > 0:
