@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.common import (
+    Driver,
     RedisServer,
     Snapshot,
     per_job,
@@ -26,6 +29,37 @@ def _pct(values: list[float], p: float) -> float | None:
     return percentile(values, p) if values else None
 
 
+@dataclass
+class Marks:
+    """What was seen at each mark the driver announced: the producer's TCP connections to
+    Redis, aqueue's named clients, and a Redis snapshot."""
+
+    connections: dict[str, int] = field(default_factory=dict)
+    named: dict[str, dict[str, int]] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+
+
+def _follow_marks(drv: Driver, redis: RedisServer,
+                  at_mark: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Marks]:
+    """Read the driver's events to its result; at each mark record ``Marks``, call
+    ``at_mark(name)``, then let the driver go on."""
+    marks = Marks()
+    res: dict[str, Any] = {}
+    for ev in drv.events():
+        if ev["ev"] == "result":
+            res = ev
+            continue
+        name = ev["name"]
+        marks.connections[name] = process_connections(drv.proc.pid, redis.port)
+        assert redis.client is not None
+        marks.named[name] = named_clients(redis.client, AQUEUE_NAMES)
+        marks.snapshots[name] = redis.snapshot()
+        if at_mark is not None:
+            at_mark(name)
+        drv.ack()
+    return res, marks
+
+
 def waiters(ctx: Ctx, peer: Peer, n: int) -> dict[str, Any]:
     """n jobs, n coroutines waiting on one producer; the worker starts once they wait."""
     with RedisServer(ctx.log_dir) as redis:
@@ -33,27 +67,18 @@ def waiters(ctx: Ctx, peer: Peer, n: int) -> dict[str, Any]:
         argv = peer.worker_argv(redis.url)
         ctx.record(f"{peer.name}:worker", argv)
         procs: list[subprocess.Popen[bytes]] = []
-        conns: dict[str, int] = {}
-        named: dict[str, dict[str, int]] = {}
-        snaps: dict[str, Snapshot] = {}
+
+        def at_mark(name: str) -> None:
+            if name == "go":
+                procs.extend(start_processes(
+                    [argv], _env(peer, redis.url), ctx.log(f"{peer.name}-waiters-worker")))
+
         try:
-            for ev in drv.events():
-                if ev["ev"] == "result":
-                    res = ev
-                    continue
-                name = ev["name"]
-                conns[name] = process_connections(drv.proc.pid, redis.port)
-                assert redis.client is not None
-                named[name] = named_clients(redis.client, AQUEUE_NAMES)
-                snaps[name] = redis.snapshot()
-                if name == "go":
-                    procs = start_processes(
-                        [argv], _env(peer, redis.url), ctx.log(f"{peer.name}-waiters-worker")
-                    )
-                drv.ack()
+            res, marks = _follow_marks(drv, redis, at_mark)
         finally:
             drv.close()
             stop_processes(procs)
+        conns, named, snaps = marks.connections, marks.named, marks.snapshots
     woke: list[float] = res["woke_ms"]
     return {
         "n": n,
@@ -89,23 +114,12 @@ def threads(ctx: Ctx, peer: Peer, n: int, nthreads: int) -> dict[str, Any]:
         drv = _driver(
             ctx, peer, redis, "threads", n, ["--threads", str(nthreads)], timeout=900
         )
-        conns: dict[str, int] = {}
-        named: dict[str, dict[str, int]] = {}
-        snaps: dict[str, Snapshot] = {}
         try:
-            for ev in drv.events():
-                if ev["ev"] == "result":
-                    res = ev
-                    continue
-                name = ev["name"]
-                conns[name] = process_connections(drv.proc.pid, redis.port)
-                assert redis.client is not None
-                named[name] = named_clients(redis.client, AQUEUE_NAMES)
-                snaps[name] = redis.snapshot()
-                drv.ack()
+            res, marks = _follow_marks(drv, redis)
         finally:
             drv.close()
             stop_processes(procs)
+        conns, named, snaps = marks.connections, marks.named, marks.snapshots
     lat: list[float] = res["latencies_ms"]
     done = len(lat)
     return {
