@@ -83,8 +83,19 @@ def explain_script_error(name: str, source: str, exc: ResponseError) -> Response
                          f"line {line})")
 
 
+_RETRY_LATER = ("TRYAGAIN", "CLUSTERDOWN")
+
+
 def is_not_primary(exc: BaseException) -> bool:
     return isinstance(exc, ResponseError) and str(exc).startswith(_NOT_PRIMARY_REPLIES)
+
+
+def ask_again_later(exc: BaseException, mode: str) -> bool:
+    """A refusal that a failover or a slot's move ends (not the primary, TRYAGAIN,
+    CLUSTERDOWN): with Sentinel or a cluster, worth sending again after a pause."""
+    return mode != "standalone" and (
+        is_not_primary(exc) or (isinstance(exc, ResponseError) and str(exc).startswith(
+            _RETRY_LATER)))
 
 
 def maybe_executed(exc: BaseException) -> bool:

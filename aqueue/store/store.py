@@ -23,6 +23,7 @@ from aqueue.store.durable import NotReplicated, check_replicated, first_reply, w
 from aqueue.store.errors import (
     ConnectionLost,
     Redirect,
+    ask_again_later,
     explain_script_error,
     is_not_primary,
     redirect_of,
@@ -32,7 +33,6 @@ from aqueue.store.routing import ClusterRouter, Router, SentinelRouter, Standalo
 from aqueue.store.scripts import script_sha, script_source
 from aqueue.store.urls import Address, ServerConfig, default_url, parse_url
 
-_RETRY_LATER = ("TRYAGAIN", "CLUSTERDOWN")
 
 class Store:
     """Connections to the Redis server(s) of one ``ServerConfig``."""
@@ -133,8 +133,7 @@ class Store:
                     self._learn(address, redirect)
                     if redirect.ask:  # the slot is migrating: wait for it to land (then MOVED)
                         await _pause(attempt)
-                elif self.mode != "standalone" and (
-                        is_not_primary(exc) or str(exc).startswith(_RETRY_LATER)):
+                elif ask_again_later(exc, self.mode):
                     self.router.not_primary(address)
                     await _pause(attempt)
                 else:
@@ -206,8 +205,7 @@ class Store:
                     self._learn(address, redirect)
                     ask = redirect.address if redirect.ask else None
                     continue
-                if self.mode != "standalone" and (
-                        is_not_primary(exc) or str(exc).startswith(_RETRY_LATER)):
+                if ask_again_later(exc, self.mode):
                     self.router.not_primary(address)
                     await _pause(attempt)
                     continue

@@ -21,7 +21,13 @@ from aqueue.errors import AqueueError
 from aqueue.store import transaction
 from aqueue.store.clients import config_from_client
 from aqueue.store.durable import NotReplicated, check_replicated, first_reply, wait_command
-from aqueue.store.errors import ConnectionLost, explain_script_error, is_not_primary, redirect_of
+from aqueue.store.errors import (
+    ConnectionLost,
+    ask_again_later,
+    explain_script_error,
+    is_not_primary,
+    redirect_of,
+)
 from aqueue.store.resp import Command
 from aqueue.store.scripts import script_sha, script_source
 from aqueue.store.slots import SlotMap, key_slot
@@ -30,7 +36,6 @@ from aqueue.store.urls import Address, ServerConfig, default_url, parse_url
 
 DEFAULT_POOL_SIZE = 32
 DEFAULT_POOL_TIMEOUT = 10.0
-_RETRY_LATER = ("TRYAGAIN", "CLUSTERDOWN")
 
 
 class PoolExhausted(AqueueError):
@@ -272,8 +277,7 @@ class SyncStore:
                     if ask is not None:  # the slot is migrating: wait for it to land
                         _pause(attempt)
                     continue
-                if self.mode != "standalone" and (is_not_primary(exc)
-                                                  or str(exc).startswith(_RETRY_LATER)):
+                if ask_again_later(exc, self.mode):
                     _pause(attempt)
                     continue
                 raise
@@ -327,8 +331,7 @@ class SyncStore:
                 ask = self._learn(address, exc)
                 if redirect_of(exc) is not None:
                     continue
-                if self.mode != "standalone" and (is_not_primary(exc)
-                                                  or str(exc).startswith(_RETRY_LATER)):
+                if ask_again_later(exc, self.mode):
                     _pause(attempt)
                     continue
                 raise
