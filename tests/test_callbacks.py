@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from aqueue import AsyncQueue, JobFailed, JobStatus, Worker
+from aqueue import AsyncQueue, Job, JobFailed, JobStatus, Worker
 from tests import control_tasks
 from tests.topologies import Topology
 
@@ -19,6 +20,16 @@ async def settled(key: str) -> object:
             return control_tasks.observed[key]
         await asyncio.sleep(0.01)
     raise AssertionError(f"{key} never happened")
+
+
+async def callback_recorded(job: Job[Any]) -> None:
+    """Refresh the job until the worker has recorded a callback error (3 s at most; the
+    assertions that follow say what was expected)."""
+    for _ in range(300):
+        await job.refresh()
+        if job.callback_error:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def test_on_success_gets_the_job_and_its_result(topology: Topology) -> None:
@@ -45,11 +56,7 @@ async def test_a_failing_callback_is_recorded_and_the_outcome_stands(
         job = await queue.enqueue(control_tasks.add, 1, 1,
                                   on_success=control_tasks.broken_callback)
         assert await job.result(timeout=5) == 2
-        for _ in range(300):
-            await job.refresh()
-            if job.callback_error:
-                break
-            await asyncio.sleep(0.01)
+        await callback_recorded(job)
     assert job.status is JobStatus.FINISHED
     assert job.callback_error == ("tests.control_tasks.broken_callback: RuntimeError: "
                                   "callback broke")
@@ -61,11 +68,7 @@ async def test_a_callback_the_worker_does_not_allow_is_not_run(
                               functions=[control_tasks.add]):
         job = await queue.enqueue(control_tasks.add, 1, 1, on_success=control_tasks.on_success)
         assert await job.result(timeout=5) == 2
-        for _ in range(300):
-            await job.refresh()
-            if job.callback_error:
-                break
-            await asyncio.sleep(0.01)
+        await callback_recorded(job)
     assert job.callback_error is not None and "not in a module" in job.callback_error
     assert f"success:{job.id}" not in control_tasks.observed
 
