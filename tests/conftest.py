@@ -53,6 +53,13 @@ async def queue(redis_url: str) -> AsyncIterator[AsyncQueue]:
         yield q
 
 
+@pytest.fixture
+async def other(redis_url: str) -> AsyncIterator[AsyncQueue]:
+    """A second queue beside ``queue`` (for jobs that span queues)."""
+    async with AsyncQueue(f"q-{uuid.uuid4().hex[:8]}", url=redis_url) as q:
+        yield q
+
+
 WorkerFactory = Callable[..., contextlib.AbstractAsyncContextManager[Worker]]
 
 

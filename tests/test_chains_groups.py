@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,12 +21,6 @@ from tests.conftest import WorkerFactory
 
 pytestmark = pytest.mark.anyio
 IMPORTS = ["tests.workflow_tasks"]
-
-
-@pytest.fixture
-async def other(redis_url: str) -> AsyncIterator[AsyncQueue]:
-    async with AsyncQueue(f"q-{uuid.uuid4().hex[:8]}", url=redis_url) as q:
-        yield q
 
 
 async def test_chain_passes_each_result_to_the_next_step(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,12 +17,6 @@ from tests.conftest import WorkerFactory
 
 pytestmark = pytest.mark.anyio
 IMPORTS = ["tests.workflow_tasks"]
-
-
-@pytest.fixture
-async def other(redis_url: str) -> AsyncIterator[AsyncQueue]:
-    async with AsyncQueue(f"q-{uuid.uuid4().hex[:8]}", url=redis_url) as q:
-        yield q
 
 
 def worker(running_worker: WorkerFactory, *queues: AsyncQueue,
