@@ -10,7 +10,7 @@ from typing import Protocol
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from aqueue.errors import AqueueError, ConnectionFailed, PayloadTooLarge
-from aqueue.store.errors import ConnectionLost, is_request_error
+from aqueue.store.errors import ConnectionLost, is_protocol_error, is_request_error
 
 
 class _Described(Protocol):
@@ -26,7 +26,7 @@ def translate(exc: BaseException, action: str, queue: str, store: _Described) ->
         return ConnectionFailed(f"cannot {action} {queue!r}: {exc}")
     if isinstance(exc, ResponseError):
         text = str(exc)
-        if text.startswith("ERR Protocol error"):
+        if is_protocol_error(exc):
             return PayloadTooLarge(f"cannot {action} {queue!r}: Redis at {where} refused the "
                                    f"request ({text}): an argument is over its "
                                    "proto-max-bulk-len; lower this queue's max_payload")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
@@ -96,6 +97,12 @@ def ask_again_later(exc: BaseException, mode: str) -> bool:
     return mode != "standalone" and (
         is_not_primary(exc) or (isinstance(exc, ResponseError) and str(exc).startswith(
             _RETRY_LATER)))
+
+
+def is_protocol_error(error: object) -> TypeGuard[ResponseError]:
+    """Redis's reply to a request it cannot parse, such as an argument over its
+    proto-max-bulk-len (it then closes the connection, having run nothing after it)."""
+    return isinstance(error, ResponseError) and str(error).startswith("ERR Protocol error")
 
 
 def maybe_executed(exc: BaseException) -> bool:

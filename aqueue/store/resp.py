@@ -19,7 +19,7 @@ from typing import Any, cast
 import hiredis
 from redis.exceptions import AuthenticationError, BusyLoadingError, NoScriptError, ResponseError
 
-from aqueue.store.errors import ConnectionLost, ReplyTimeout
+from aqueue.store.errors import ConnectionLost, ReplyTimeout, is_protocol_error
 from aqueue.store.urls import Address, ServerConfig, TLSOptions
 
 Command = tuple[Any, ...]
@@ -65,7 +65,7 @@ class _Protocol(asyncio.Protocol):
             future, _ = self.waiting.popleft()
             if isinstance(reply, ResponseError):
                 reply = specific(reply)
-                if _is_protocol_error(reply):
+                if is_protocol_error(reply):
                     self._lose(ConnectionLost(f"Redis closed the connection: {reply}",
                                               sent=True))
             if not future.done():
@@ -213,7 +213,7 @@ class RespConnection:
             for future in futures[:-1]:
                 if future.done() and not future.cancelled():
                     error = future.exception()  # retrieved: no "never retrieved" warnings
-                    if refused is None and _is_protocol_error(error):
+                    if refused is None and is_protocol_error(error):
                         refused = error
             if refused is not None:  # Redis refused the request and ran nothing after it
                 raise refused from None
@@ -301,7 +301,3 @@ class RespConnection:
         with contextlib.suppress(RuntimeError):  # its loop is closed: the socket went with it
             protocol.transport.close()
 
-
-def _is_protocol_error(error: BaseException | None) -> bool:
-    """Redis's reply to a request it cannot parse (it then closes the connection)."""
-    return isinstance(error, ResponseError) and str(error).startswith("ERR Protocol error")

@@ -11,7 +11,7 @@ from typing import Any
 import hiredis
 from redis.exceptions import ResponseError
 
-from aqueue.store.errors import ConnectionLost, ReplyTimeout
+from aqueue.store.errors import ConnectionLost, ReplyTimeout, is_protocol_error
 from aqueue.store.resp import (
     Command,
     cannot_connect,
@@ -115,8 +115,7 @@ class SyncConnection:
         finally:
             if extra and self._sock is not None:
                 self._sock.settimeout(self.config.socket_timeout)
-        if any(isinstance(r, ResponseError) and str(r).startswith("ERR Protocol error")
-               for r in replies):
+        if any(is_protocol_error(r) for r in replies):
             self.close()  # Redis closes the connection after a protocol error
         return replies
 
@@ -129,7 +128,7 @@ class SyncConnection:
             while data := sock.recv(65536):
                 reader.feed(data)
         while (reply := reader.gets()) is not False:
-            if isinstance(reply, ResponseError) and str(reply).startswith("ERR Protocol error"):
+            if is_protocol_error(reply):
                 return reply
         return None
 
