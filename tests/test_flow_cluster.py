@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,25 +17,11 @@ from tests.servers.cluster import RedisCluster
 pytestmark = pytest.mark.anyio
 
 
-def cluster_url(cluster: RedisCluster) -> str:
-    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.primary_ports())
-
-
 async def run_worker(url: str, queues: list[str], seconds: float, **options: object) -> Worker:
     worker = Worker(queues, url=url, imports=["tests.flow_tasks"], **options)  # type: ignore[arg-type]
     async with worker:
         await asyncio.sleep(seconds)
     return worker
-
-
-@pytest.fixture
-async def three(fresh_redis_cluster: RedisCluster) -> AsyncIterator[list[AsyncQueue]]:
-    url = cluster_url(fresh_redis_cluster)
-    names = fresh_redis_cluster.names_on_distinct_primaries(3, prefix="flow-")
-    queues = [AsyncQueue(name, url=url) for name in names]
-    yield queues
-    for q in queues:
-        await q.close()
 
 
 async def test_priorities_expiry_and_unique_on_queues_of_three_primaries(
@@ -50,7 +35,7 @@ async def test_priorities_expiry_and_unique_on_queues_of_three_primaries(
     kept = await first.enqueue(flow_tasks.note, "first", unique=True)
     assert (await first.enqueue(flow_tasks.note, "first", unique=True)).id == kept.id
     await asyncio.sleep(0.05)
-    worker = Worker([q.name for q in three], url=cluster_url(fresh_redis_cluster),
+    worker = Worker([q.name for q in three], url=fresh_redis_cluster.url(),
                     imports=["tests.flow_tasks"], concurrency=1, burst=True)
     await asyncio.wait_for(worker.run(install_signal_handlers=False), 30)
     assert [label for label, _ in flow_tasks.started] == [
@@ -68,7 +53,7 @@ async def test_pause_and_limits_hold_per_queue_on_a_cluster(
     limited_jobs = await limited.enqueue_many(
         [limited.prepare(flow_tasks.hold, 0.05, limit_key=f"k{i % 2}") for i in range(9)])
     free_job = await free.enqueue(flow_tasks.note, "free")
-    url = cluster_url(fresh_redis_cluster)
+    url = fresh_redis_cluster.url()
     start = time.monotonic()
     async with Worker([q.name for q in three], url=url, imports=["tests.flow_tasks"]), \
             Worker([q.name for q in three], url=url, imports=["tests.flow_tasks"]):
@@ -95,7 +80,7 @@ async def test_debounce_and_schedules_on_a_cluster(
     assert (await served.enqueue(flow_tasks.note, "b", debounce=quiet)).id == first.id
     schedule = CronJob("tick", flow_tasks.note, "* * * * * *", args=["tick"],
                        queue=scheduled_only.name)
-    worker = await run_worker(cluster_url(fresh_redis_cluster),
+    worker = await run_worker(fresh_redis_cluster.url(),
                               [served.name, scheduled_only.name], 2.5, cron=[schedule])
     assert await first.result(timeout=1) == "b"
     info = await scheduled_only.get_schedule("tick")

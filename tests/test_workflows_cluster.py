@@ -3,8 +3,6 @@ a parent's end crosses slots only as outbox messages, never in one script."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from aqueue import AsyncQueue, Dependency, JobCanceled, JobStatus, Worker, chain, group, step
@@ -15,22 +13,8 @@ pytestmark = pytest.mark.anyio
 IMPORTS = ["tests.workflow_tasks"]
 
 
-def cluster_url(cluster: RedisCluster) -> str:
-    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.primary_ports())
-
-
-@pytest.fixture
-async def three(fresh_redis_cluster: RedisCluster) -> AsyncIterator[list[AsyncQueue]]:
-    url = cluster_url(fresh_redis_cluster)
-    names = fresh_redis_cluster.names_on_distinct_primaries(3, prefix="wf-")
-    queues = [AsyncQueue(name, url=url) for name in names]
-    yield queues
-    for q in queues:
-        await q.close()
-
-
 def worker(cluster: RedisCluster, *queues: AsyncQueue) -> Worker:
-    return Worker([q.name for q in queues], url=cluster_url(cluster), imports=IMPORTS)
+    return Worker([q.name for q in queues], url=cluster.url(), imports=IMPORTS)
 
 
 async def test_child_waits_for_parents_on_two_other_primaries(

@@ -40,8 +40,7 @@ def spawn(chaos: Chaos, url: str, queue: str, name: str, kill: float) -> subproc
 async def test_sigkill_between_release_and_outbox_removal_releases_each_child_once(
         tmp_path: Path, fresh_redis_cluster: RedisCluster) -> None:
     n = chaos_size(60, 600)
-    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}"
-                                        for p in fresh_redis_cluster.primary_ports())
+    url = fresh_redis_cluster.url()
     parents_q, children_q = fresh_redis_cluster.names_on_distinct_primaries(2, "rk-")
     with Chaos(tmp_path, queue=parents_q) as chaos:
         ledger = chaos.ledger()
@@ -65,9 +64,11 @@ async def test_sigkill_between_release_and_outbox_removal_releases_each_child_on
                         f"{ledger.get(KILLS)!r} kills")
                     faulty = [w for w in faulty if w.poll() is None]
                     while len(faulty) < 2:
-                        spawned += 1  # the first few die often; later ones never
-                        faulty.append(spawn(chaos, url, parents_q, f"parents{spawned}",
-                                            0.5 if spawned <= 6 else 0.0))
+                        # the first two die at their first delivery, the next few
+                        # often, later ones never (so that the run ends)
+                        spawned += 1
+                        kill = 1.0 if spawned <= 2 else 0.5 if spawned <= 6 else 0.0
+                        faulty.append(spawn(chaos, url, parents_q, f"parents{spawned}", kill))
                     await anyio.sleep(0.2)
                 counts = await children.counts()
         finally:

@@ -20,10 +20,6 @@ JOB_MS = 50
 CONCURRENCY = 10
 
 
-def cluster_url(cluster: RedisCluster) -> str:
-    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.primary_ports())
-
-
 async def test_a_slot_resharded_mid_drain_loses_no_job_and_no_outcome(
     fresh_redis_cluster: RedisCluster, tmp_path: Path
 ) -> None:
@@ -33,7 +29,7 @@ async def test_a_slot_resharded_mid_drain_loses_no_job_and_no_outcome(
     source = cluster.port_for_slot(slot)
     target = next(p for p in cluster.primary_ports() if p != source)
     jobs = scale_jobs(1500)
-    with Drain(cluster_url(cluster), [name], tmp_path) as drain:
+    with Drain(cluster.url(), [name], tmp_path) as drain:
         await drain.enqueue(jobs, ms=JOB_MS)
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)
@@ -62,7 +58,7 @@ async def test_a_cluster_failover_mid_drain_loses_no_job(
     name = cluster.names_on_distinct_primaries(1, prefix="failover")[0]
     primary = cluster.port_for_slot(cluster.key_slot(f"aq:{{{name}}}:queued"))
     jobs = scale_jobs(1500)
-    with Drain(cluster_url(cluster), [name], tmp_path) as drain:
+    with Drain(cluster.url(), [name], tmp_path) as drain:
         await drain.enqueue(jobs, ms=JOB_MS)
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)
@@ -85,7 +81,7 @@ async def test_a_sigkilled_cluster_primary_mid_drain_loses_no_job(
     name = cluster.names_on_distinct_primaries(1, prefix="kill")[0]
     primary = cluster.port_for_slot(cluster.key_slot(f"aq:{{{name}}}:queued"))
     jobs = scale_jobs(1500)
-    with Drain(cluster_url(cluster), [name], tmp_path) as drain:
+    with Drain(cluster.url(), [name], tmp_path) as drain:
         await drain.enqueue(jobs, ms=JOB_MS)
         drain.spawn(concurrency=CONCURRENCY)
         drain.spawn(concurrency=CONCURRENCY)

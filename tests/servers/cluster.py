@@ -145,6 +145,10 @@ class RedisCluster:
         its replica is not one)."""
         return [n.port for n in self.nodes() if n.role == "primary" and n.slots]
 
+    def url(self) -> str:
+        """A ``redis+cluster://`` URL seeded with the primaries of now."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.primary_ports())
+
     def replica_ports(self) -> list[int]:
         return [n.port for n in self.nodes() if n.role == "replica"]
 

@@ -4,15 +4,17 @@ The session-scoped ``redis_cluster`` and ``redis_sentinel`` start once, when a t
 first asks for them. ``fresh_redis_cluster`` and ``fresh_redis_sentinel`` hand the same
 ones to a test healed (killed processes restarted, unfinished migrations and stale
 primaries undone, settings restored) and flushed. Roles may have moved between tests
-(failovers are not undone): ask the fixture for ports, never assume them.
+(failovers are not undone): ask the fixture for ports, never assume them. ``three``:
+three queues of the fresh cluster, each on a primary of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from aqueue import AsyncQueue
 from tests.servers.cluster import RedisCluster
 from tests.servers.proxy import FaultyProxy
 from tests.servers.sentinel import RedisSentinelSet
@@ -33,6 +35,17 @@ def fresh_redis_cluster(redis_cluster: RedisCluster) -> RedisCluster:
     redis_cluster.heal()
     redis_cluster.flushall()
     return redis_cluster
+
+
+@pytest.fixture
+async def three(fresh_redis_cluster: RedisCluster) -> AsyncIterator[list[AsyncQueue]]:
+    """Three queues on the session's cluster, each on a primary of its own."""
+    url = fresh_redis_cluster.url()
+    names = fresh_redis_cluster.names_on_distinct_primaries(3, prefix="q3-")
+    queues = [AsyncQueue(name, url=url) for name in names]
+    yield queues
+    for q in queues:
+        await q.close()
 
 
 @pytest.fixture(scope="session")
