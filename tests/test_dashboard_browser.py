@@ -10,6 +10,7 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,6 +146,24 @@ async def test_selected_jobs_are_requeued_deleted_and_canceled_from_the_page(
     counts = await queue.counts()
     assert (counts.failed, counts.queued, counts.canceled) == (1, 1, 1)
     assert [e.split(":")[0] for e in events] == ["confirm"]  # deleting asks first
+
+
+async def test_the_deferred_tab_lists_a_waiting_child_and_cancels_it(
+    queue: AsyncQueue, redis_url: str, tmp_path: Path
+) -> None:
+    parent = await queue.enqueue(t.render_report, 1)
+    child = await queue.enqueue(t.send_email, "later@example.com", depends_on=parent)
+    async with opened(redis_url, f"/queues/{queue.name}?state=deferred") as (page, events, _):
+        await expect(page.locator('[data-count="deferred"]')).to_have_text("1")
+        await expect(page.locator(f'tr[data-job="{child.id}"]')).to_be_visible()
+        await page.screenshot(path=str(tmp_path / "deferred.png"), full_page=True)
+        await page.check(f'input[data-id="{child.id}"]')
+        await page.click('button[data-action="cancel"]')
+        await expect(page.locator('[data-count="canceled"]')).to_have_text("1")
+        await expect(page.locator('[data-count="deferred"]')).to_have_text("0")
+    counts = await queue.counts()
+    assert (counts.deferred, counts.canceled, counts.queued) == (0, 1, 1)
+    assert events == []
 
 
 async def test_an_action_on_all_matching_jobs_shows_its_progress_to_the_end(

@@ -73,6 +73,19 @@ async def test_search_filters_by_status(queue: AsyncQueue, run_burst: BurstRunne
     assert [j.id for j in finished.jobs] == [passing.id]
 
 
+@pytest.mark.parametrize("indexed", [False, True], ids=["scan", "index"])
+async def test_search_finds_deferred_jobs_by_status_and_argument(queue: AsyncQueue,
+                                                                 indexed: bool) -> None:
+    """A job waiting for its parents (depends_on) is found like any other."""
+    if indexed:
+        await queue.enable_search_index()
+    parent = await queue.enqueue(tasks.echo, message="p1")
+    child = await queue.enqueue(tasks.echo, message="d1", depends_on=parent)
+    assert [j.id for j in (await queue.search("status:deferred")).jobs] == [child.id]
+    assert [j.id for j in (await queue.search("message=d1")).jobs] == [child.id]
+    assert [j.id for j in (await queue.search("message=d1 status:queued")).jobs] == []
+
+
 async def test_a_job_id_finds_that_job(queue: AsyncQueue) -> None:
     job = await queue.enqueue(tasks.add, 1, 2)
     page = await queue.search(job.id)

@@ -25,7 +25,7 @@ from aqueue.store.keys import QueueKeys
 BACKFILL_BATCH = 1000
 DROP_BATCH = 1000
 _RANGE = {"queued": "LRANGE", "scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE",
-          "finished": "LRANGE", "canceled": "LRANGE"}
+          "finished": "LRANGE", "canceled": "LRANGE", "deferred": "ZRANGE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class RunningJob:
 def registry_key(keys: QueueKeys, state: str) -> str:
     return {"queued": keys.queued, "scheduled": keys.scheduled, "started": keys.started,
             "failed": keys.failed, "finished": f"{keys.base}finished",
-            "canceled": f"{keys.base}canceled"}[state]
+            "canceled": f"{keys.base}canceled", "deferred": f"{keys.base}deferred"}[state]
 
 
 def records(keys: QueueKeys, name: str, ids: Sequence[str]) -> Op[list[dict[str, Any]]]:

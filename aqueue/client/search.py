@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from aqueue.store.keys import QueueKeys
 
-STATES = ("queued", "scheduled", "started", "failed", "finished", "canceled")
+STATES = ("queued", "scheduled", "deferred", "started", "failed", "finished", "canceled")
 VALUE_MAX = 100  # bytes of a string value the index keeps (INDEX_VALUE_MAX in _index.lua)
 DEFAULT_BUDGET = 2000  # jobs a search looks at per call without the index (a few ms)
 INDEX_BUDGET = 20000  # candidates per call with the index

@@ -22,7 +22,6 @@ from aqueue.errors import NoSuchJobError
 
 PER_PAGE = 25
 RECENT = 10_000  # finished and canceled jobs listed (aq:{Q}:finished, :canceled)
-VIEWS = (*STATES, "deferred")  # deferred jobs are listed, not searched by state
 CROSS_QUEUE = 100  # jobs shown on the failed and scheduled pages
 
 
@@ -45,8 +44,8 @@ async def queue_data(state: DashboardState, name: str, view: str, text: str, pag
                      cursor: str | None) -> dict[str, Any]:
     """One queue: its counts, and a page of its jobs in ``view`` (a state), or of the
     jobs matching the search ``text`` (in that state, unless the text names one)."""
-    if view not in VIEWS:
-        raise ValueError(f"unknown state {view!r}: choose one of {', '.join(VIEWS)}")
+    if view not in STATES:
+        raise ValueError(f"unknown state {view!r}: choose one of {', '.join(STATES)}")
     queue = state.queue(name)
     counts, index = await asyncio.gather(queue.counts(), queue.search_index())
     counts_view = asdict(counts)
@@ -58,7 +57,7 @@ async def queue_data(state: DashboardState, name: str, view: str, text: str, pag
         "search": None, "running": None,
     }
     if text.strip():
-        query = SearchQuery.parse(text, status=view if view in STATES else None)
+        query = SearchQuery.parse(text, status=view)
         result = await queue.search(query, cursor, limit=PER_PAGE)
         out["jobs"] = [job_row(state.serializer, j) for j in result.jobs]
         out["next_cursor"] = result.cursor

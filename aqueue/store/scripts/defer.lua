@@ -3,6 +3,7 @@
 -- ARGV: id, explicit id (0/1), nonce, queue, inputs ("", "chain", "group"), nparents,
 --   then per parent: "<queue> <id>", policy; then npairs, field/value pairs.
 -- Returns {1 written / 0 sent before, Redis's time}; JOBEXISTS if the id is pending.
+-- uses: index
 local K = queue_keys(0)
 local id, explicit, nonce, queue, inputs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local nparents = tonumber(ARGV[6])
@@ -39,4 +40,8 @@ redis.call("DEL", key .. ":parents")
 redis.call("HSET", key .. ":parents", unpack(parents))
 redis.call("ZADD", K.base .. "deferred", now, id)
 redis.call("HINCRBY", K.stats, "enqueued", 1)
+local index = index_fields(K)  -- false unless the queue has a search index
+if index then
+  index_enqueued(K, index, id, now, pos + 1, pos + npairs * 2, explicit == "1")
+end
 return {1, stamp(now)}

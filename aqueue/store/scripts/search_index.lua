@@ -1,7 +1,7 @@
 -- uses: index
 -- Search the queue's index: jobs that have every term and the given status (or any),
 -- newest first. The smallest term set drives the walk (or the status registry, if it is
--- smaller and complete: queued, scheduled, started, failed); each candidate is checked
+-- smaller and complete: queued, scheduled, started, failed, deferred); each candidate is checked
 -- against the other terms and its status. A candidate whose job is gone is unindexed.
 -- ARGV: limit, budget (candidates to look at, at most), status ("" for any), cursor ("" to
 --   begin, else as returned), then the terms ("f:<func>", "a:<name>=<value>", "v:<value>").
@@ -14,7 +14,8 @@ for i = 5, #ARGV do
   terms[#terms + 1] = prefix .. ARGV[i]
 end
 local REGISTRY = {queued = {K.queued, "list"}, scheduled = {K.scheduled, "zset"},
-  started = {K.started, "zset"}, failed = {K.failed, "zset"}}
+  started = {K.started, "zset"}, failed = {K.failed, "zset"},
+  deferred = {K.base .. "deferred", "zset"}}
 
 local function size(key, kind)
   if kind == "list" then

@@ -1,5 +1,5 @@
 -- uses: index
--- Search a queue without its index: walk its registries (queued, scheduled, started,
+-- Search a queue without its index: walk its registries (queued, scheduled, deferred, started,
 -- failed, and the 10,000 most recent finished and canceled), each in the order job_ids()
 -- lists it, and keep the jobs that have every term (the terms of the index, computed from
 -- each job's hash). Bounded: at most `budget` jobs per call; go on with the cursor.
@@ -13,7 +13,8 @@ for i = 5, #ARGV do
 end
 local REGISTRY = {queued = {K.queued, "LRANGE"}, scheduled = {K.scheduled, "ZRANGE"},
   started = {K.started, "ZRANGE"}, failed = {K.failed, "ZREVRANGE"},
-  finished = {K.finished, "LRANGE"}, canceled = {K.canceled, "LRANGE"}}
+  finished = {K.finished, "LRANGE"}, canceled = {K.canceled, "LRANGE"},
+  deferred = {K.base .. "deferred", "ZRANGE"}}
 local states = {}
 local total = 0
 for name in string.gmatch(ARGV[4], "[^,]+") do
