@@ -268,14 +268,7 @@ class QueueOps:
         finished/canceled newest first, deferred in enqueue order."""
         if state not in LISTED_STATES:
             raise ValueError(f"unknown state {state!r}: choose one of {', '.join(LISTED_STATES)}")
-        key = {"queued": self.keys.queued, "scheduled": self.keys.scheduled,
-               "started": self.keys.started, "failed": self.keys.failed,
-               "finished": f"{self.keys.base}finished",
-               "canceled": f"{self.keys.base}canceled",
-               "deferred": f"{self.keys.base}deferred"}[state]
-        command = {"scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE",
-                   "deferred": "ZRANGE"}.get(
-            state, "LRANGE")
+        key, command = self.keys.registry(state)
         ids = yield Call((command, key, start, stop), self.keys.queued)
         return [i.decode() for i in ids]
 

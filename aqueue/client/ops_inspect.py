@@ -24,8 +24,6 @@ from aqueue.store.keys import QueueKeys
 
 BACKFILL_BATCH = 1000
 DROP_BATCH = 1000
-_RANGE = {"queued": "LRANGE", "scheduled": "ZRANGE", "started": "ZRANGE", "failed": "ZREVRANGE",
-          "finished": "LRANGE", "canceled": "LRANGE", "deferred": "ZRANGE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +33,6 @@ class RunningJob:
     record: dict[str, Any]
     running_for: float  # seconds since it started
     lease_left: float  # seconds until its lease expires (negative: expired, to be reaped)
-
-
-def registry_key(keys: QueueKeys, state: str) -> str:
-    return {"queued": keys.queued, "scheduled": keys.scheduled, "started": keys.started,
-            "failed": keys.failed, "finished": f"{keys.base}finished",
-            "canceled": f"{keys.base}canceled", "deferred": f"{keys.base}deferred"}[state]
 
 
 def records(keys: QueueKeys, name: str, ids: Sequence[str]) -> Op[list[dict[str, Any]]]:
@@ -126,8 +118,8 @@ def backfill_index(keys: QueueKeys) -> Op[int]:
     for state in STATES:
         start = 0
         while True:
-            ids = yield Call((_RANGE[state], registry_key(keys, state), start,
-                              start + BACKFILL_BATCH - 1), keys.queued)
+            key, read = keys.registry(state)
+            ids = yield Call((read, key, start, start + BACKFILL_BATCH - 1), keys.queued)
             if ids:
                 total += int((yield Script("index_backfill", keys.script_keys(), ids)))
             if len(ids) < BACKFILL_BATCH:

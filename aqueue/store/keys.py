@@ -84,6 +84,11 @@ def check_name(what: str, name: str) -> None:
                          "braces, colons, spaces or control characters")
 
 
+_REGISTRY_READ = {"queued": "LRANGE", "scheduled": "ZRANGE", "started": "ZRANGE",
+                  "failed": "ZREVRANGE", "finished": "LRANGE", "canceled": "LRANGE",
+                  "deferred": "ZRANGE"}
+
+
 @dataclass(frozen=True, slots=True)
 class QueueKeys:
     """The keys of one queue."""
@@ -102,6 +107,14 @@ class QueueKeys:
     def base(self) -> str:
         """``aq:{Q}:``, which names the keys outside the script block (see the prelude)."""
         return self.job_prefix[: -len("job:")]
+
+    def registry(self, state: str) -> tuple[str, str]:
+        """The key that lists the jobs in ``state``, and the command that reads it in the
+        queue's order: queued as they will run, scheduled by due time, started by lease,
+        failed (and the recent finished and canceled) newest first, deferred as enqueued."""
+        key = {"queued": self.queued, "scheduled": self.scheduled, "started": self.started,
+               "failed": self.failed}.get(state) or f"{self.base}{state}"
+        return key, _REGISTRY_READ[state]
 
     @classmethod
     def for_queue(cls, name: str) -> QueueKeys:
